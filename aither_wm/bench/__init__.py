@@ -1,0 +1,1 @@
+"""Benchmarks behind ``aither-wm bench ...``; each module returns one JSON-able dict."""
