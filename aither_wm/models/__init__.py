@@ -1,0 +1,17 @@
+"""Neural networks on tensors only: encoder, projector, predictor, and the world model."""
+
+from aither_wm.models.encoder import EncoderOutput, GraphStateEncoder
+from aither_wm.models.predictor import ActionEmbedding, LatentPredictor
+from aither_wm.models.projector import Projector
+from aither_wm.models.world_model import BoundDynamics, Encoded, WorldModel
+
+__all__ = [
+    "ActionEmbedding",
+    "BoundDynamics",
+    "Encoded",
+    "EncoderOutput",
+    "GraphStateEncoder",
+    "LatentPredictor",
+    "Projector",
+    "WorldModel",
+]
