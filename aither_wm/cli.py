@@ -1,0 +1,256 @@
+"""``aither-wm``: the command line. Parses arguments, calls the library, prints; no logic of its own.
+
+Every report command takes ``--json`` and then prints exactly one JSON object on stdout; progress
+bars and logs go to stderr. Bad input exits with status 2 and a one-line message, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from aither_wm.errors import AitherError
+
+__all__ = ["main"]
+
+DEFAULT_GRAPH = "graphs/deathstarbench-socialnetwork.json"
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _emit(args: argparse.Namespace, result: dict[str, Any], text: Callable[[dict[str, Any]], str] | None = None) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(result, default=str))
+    else:
+        print(text(result) if text else json.dumps(result, indent=2, default=str))
+
+
+def _bar(total: int, desc: str):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, file=sys.stderr, leave=False, dynamic_ncols=True)
+
+
+def _graph(path: str):  # type: ignore[no-untyped-def]
+    from aither_wm.graph import load_graph
+
+    return load_graph(path)
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from aither_wm.runtime.demo import run_demo
+
+    result = run_demo(
+        Path(args.out) if args.out else None, quick=args.quick, graph_path=Path(args.graph), seed=args.seed, progress=True
+    )
+    _emit(args, result, lambda r: r.get("summary_text", json.dumps(r, indent=2, default=str)))
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from aither_wm.sim.scenarios import simulate_to_file
+
+    faults = args.faults.split(",") if args.faults else None
+    result = simulate_to_file(args.graph, steps=args.steps, seed=args.seed, faults=faults, out=Path(args.out), progress=True)
+    _emit(args, result)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from aither_wm.config import TrainConfig
+    from aither_wm.models import WorldModel
+    from aither_wm.train import TransitionDataset, fit, save_checkpoint
+    from aither_wm.train.sources import load_transitions
+
+    graph = _graph(args.graph)
+    trs = load_transitions(
+        graph, log=Path(args.transitions) if args.transitions else None, source=args.source,
+        steps=args.transitions_steps, seed=args.seed, warn=_err,
+    )  # fmt: skip
+    data = TransitionDataset.from_transitions(trs, {graph.name: graph})
+    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lam=args.lam, seed=args.seed, device=args.device)
+    train, held = data.split(cfg.holdout_fraction)
+    bar = _bar(cfg.steps, "train")
+    model = WorldModel()
+
+    def progress(info):  # type: ignore[no-untyped-def]
+        bar.update(1)
+        bar.set_postfix(pred=f"{info.pred:.4f}", reg=f"{info.reg:.3f}")
+
+    report = fit(model, train, cfg, holdout=held, progress=progress)
+    bar.close()
+    path = save_checkpoint(model, args.out, version=1, meta={"graph": graph.name, "transitions": len(data)})
+    _emit(args, {
+        "checkpoint": str(path), "transitions": len(data), "steps": report.steps,
+        "seconds": report.seconds, "transitions_per_s": report.transitions_per_s, "final": report.final,
+        "holdout": report.holdout_eval.to_dict() if report.holdout_eval else None,
+    })  # fmt: skip
+
+
+def cmd_plan(args: argparse.Namespace) -> None:
+    from aither_wm.graph import parse_state
+    from aither_wm.models import MeshWorldModel
+    from aither_wm.planning.cli_support import plan_once
+    from aither_wm.train import load_checkpoint
+
+    graph = _graph(args.graph)
+    try:
+        raw = json.loads(Path(args.state).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise AitherError(f"{args.state}: cannot read state JSON ({e})") from None
+    state = parse_state(raw, graph)
+    ck = load_checkpoint(args.checkpoint)
+    result = plan_once(MeshWorldModel(ck.model), graph, state, planner=args.planner, seed=args.seed)
+    _emit(args, result, lambda r: "\n".join(f"{k}: {v}" for k, v in r.items()))
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from aither_wm.runtime.service import run_service
+
+    run_service(Path(args.config))
+
+
+def cmd_plugins(args: argparse.Namespace) -> None:
+    from aither_wm.registry import default_registry
+
+    rows = default_registry().describe()
+    _emit(args, {"plugins": rows}, lambda r: "\n".join(
+        f"{p.get('kind', '?'):>12}  {p.get('name', '?'):<20} {p.get('source', '')}" for p in r["plugins"]))  # fmt: skip
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    what = args.what
+    if what == "sigreg":
+        from aither_wm.bench.sigreg import format_table, run_sigreg_bench
+
+        _emit(args, run_sigreg_bench(seed=args.seed), format_table)
+    elif what in ("ablation", "train"):
+        from aither_wm.config import TrainConfig
+        from aither_wm.train import TransitionDataset
+        from aither_wm.train.sources import load_transitions
+
+        graph = _graph(args.graph)
+        trs = load_transitions(graph, source=args.source, steps=args.transitions_steps, seed=args.seed, warn=_err)
+        data = TransitionDataset.from_transitions(trs, {graph.name: graph})
+        if what == "train":
+            from aither_wm.bench.train import run_train_bench
+
+            _emit(args, run_train_bench(graph, data))
+        else:
+            from aither_wm.bench.ablation import format_ablation, run_ablation
+
+            bars: dict[str, Any] = {}
+
+            def progress(name, info):  # type: ignore[no-untyped-def]
+                bars.setdefault(name, _bar(args.steps, name)).update(1)
+
+            result = run_ablation(graph, data, train_config=TrainConfig(steps=args.steps, seed=args.seed), progress=progress)
+            for b in bars.values():
+                b.close()
+            _emit(args, result, format_ablation)
+    elif what == "planners":
+        from aither_wm.bench.planners import run_planners_bench
+
+        _emit(args, run_planners_bench(Path(args.graph), checkpoint=args.checkpoint, seed=args.seed))
+    elif what == "sim":
+        from aither_wm.bench.sim import run_sim_bench
+
+        _emit(args, run_sim_bench())
+    elif what == "anomaly":
+        from aither_wm.bench.anomaly import run_anomaly_bench
+
+        _emit(args, run_anomaly_bench(Path(args.graph), seed=args.seed))
+    elif what == "autoheal":
+        from aither_wm.bench.autoheal import run_autoheal_bench
+
+        _emit(args, run_autoheal_bench(Path(args.graph), seed=args.seed))
+
+
+# --- parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="aither-wm", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser, *, graph: bool = True) -> None:
+        if graph:
+            sp.add_argument("--graph", default=DEFAULT_GRAPH, help="graph file (JSON)")
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    d = sub.add_parser("demo", help="the main job: simulate, train, plan and heal on embedded local Ray")
+    common(d)
+    d.add_argument("--quick", action="store_true", help="a smaller run (under a minute)")
+    d.add_argument("--out", default=None, help="folder for report.md, report.json, plots, checkpoint")
+    d.set_defaults(fn=cmd_demo)
+
+    s = sub.add_parser("simulate", help="write simulated transitions to a JSONL log")
+    common(s)
+    s.add_argument("--steps", type=int, default=1000)
+    s.add_argument("--faults", default=None, help="comma-separated fault names (default: all)")
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_simulate)
+
+    t = sub.add_parser("train", help="train a world model and write a checkpoint")
+    common(t)
+    t.add_argument("--transitions", default=None, help="transitions log (default: simulate)")
+    t.add_argument("--source", choices=("sim", "toy"), default="sim")
+    t.add_argument("--transitions-steps", type=int, default=4000, help="transitions to generate")
+    t.add_argument("--steps", type=int, default=600)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lam", type=float, default=0.1)
+    t.add_argument("--device", default="cpu")
+    t.add_argument("--out", default="runs/world_model.pt")
+    t.set_defaults(fn=cmd_train)
+
+    pl = sub.add_parser("plan", help="plan remediation for one mesh state")
+    common(pl)
+    pl.add_argument("--checkpoint", required=True)
+    pl.add_argument("--state", required=True, help="mesh state JSON file")
+    pl.add_argument("--planner", choices=("cem", "mcts", "beam"), default="cem")
+    pl.set_defaults(fn=cmd_plan)
+
+    r = sub.add_parser("run", help="the long-running autoheal service")
+    r.add_argument("--config", required=True)
+    r.set_defaults(fn=cmd_run)
+
+    b = sub.add_parser("bench", help="benchmarks")
+    b.add_argument("what", choices=("sigreg", "ablation", "train", "planners", "sim", "anomaly", "autoheal"))
+    common(b)
+    b.add_argument("--source", choices=("sim", "toy"), default="sim")
+    b.add_argument("--transitions-steps", type=int, default=3000)
+    b.add_argument("--steps", type=int, default=300, help="training steps (ablation)")
+    b.add_argument("--checkpoint", default=None)
+    b.set_defaults(fn=cmd_bench)
+
+    pg = sub.add_parser("plugins", help="plugins")
+    pg_sub = pg.add_subparsers(dest="plugins_command", required=True)
+    pgl = pg_sub.add_parser("list", help="list discovered plugins")
+    pgl.add_argument("--json", action="store_true")
+    pgl.set_defaults(fn=cmd_plugins)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except AitherError as e:
+        _err(f"aither-wm {args.command}: error: {e}")
+        return 2
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

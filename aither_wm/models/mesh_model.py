@@ -1,0 +1,75 @@
+"""MeshWorldModel: the world model seen from mesh states (what planners and detectors are given).
+
+Turns ``MeshState`` objects into tensors, encodes them in eval mode, and prepares one decision:
+the bound latent dynamics (a ``LatentDynamics``), the current latent z0, the goal latent (the
+encoding of the healthy version of the current state) and the action mask.
+
+Glossary: B states, N services, d service width, D latent, K flat actions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from aither_wm.graph.actions import ActionSpace
+from aither_wm.graph.features import collate, featurize
+from aither_wm.graph.schema import ServiceGraph
+from aither_wm.graph.state import MeshState, healthy_version
+from aither_wm.models.world_model import BoundDynamics, Encoded, WorldModel
+
+__all__ = ["Decision", "MeshWorldModel"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Everything a planner needs for one state.
+
+    Attributes:
+        dynamics: the world model bound to this state (LatentDynamics).
+        z0: current latent. Shape: [D].
+        goal: goal latent (healthy version of the state). Shape: [D].
+        mask: valid flat actions. Shape: [K] bool.
+        type_ids: action type of each flat action. Shape: [K] long.
+        space: the action space (index <-> Action).
+    """
+
+    dynamics: BoundDynamics
+    z0: torch.Tensor
+    goal: torch.Tensor
+    mask: torch.Tensor
+    type_ids: torch.Tensor
+    space: ActionSpace
+
+
+class MeshWorldModel:
+    """A trained WorldModel used on mesh states (always in eval mode, no gradients)."""
+
+    def __init__(self, model: WorldModel, *, min_replicas: int = 1, max_replicas: int = 10) -> None:
+        self.model = model.eval()
+        self.min_replicas, self.max_replicas = min_replicas, max_replicas
+
+    def space(self, graph: ServiceGraph) -> ActionSpace:
+        return ActionSpace(graph, self.min_replicas, self.max_replicas)
+
+    @torch.inference_mode()
+    def encode(self, graph: ServiceGraph, states: list[MeshState]) -> Encoded:
+        """Encode states of one graph. Shapes: services [B, N, d], state [B, E], z [B, D]."""
+        return self.model.encode(collate([featurize(graph, s) for s in states]))
+
+    @torch.inference_mode()
+    def predict(self, graph: ServiceGraph, states: list[MeshState], actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z_t [B, D], z_next_hat [B, D]) for states and flat actions [B]."""
+        space = self.space(graph)
+        enc = self.encode(graph, states)
+        a = self.model.embed_action(enc.services, space.type_ids()[actions], space.target_ids()[actions])
+        return enc.z, self.model.predict(enc.z, a)
+
+    @torch.inference_mode()
+    def decision(self, graph: ServiceGraph, state: MeshState) -> Decision:
+        space = self.space(graph)
+        enc = self.encode(graph, [state, healthy_version(state)])
+        types = space.type_ids()
+        dyn = self.model.bind(enc.services[0], types, space.target_ids())
+        return Decision(dynamics=dyn, z0=enc.z[0], goal=enc.z[1], mask=space.mask(state), type_ids=types, space=space)
