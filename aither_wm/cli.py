@@ -95,9 +95,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
-    from aither_wm.graph import parse_state
-    from aither_wm.models import MeshWorldModel
-    from aither_wm.planning.cli_support import plan_once
+    from aither_wm.control.planners import PlannerService, PlanRequest
+    from aither_wm.graph import ActionSpace, parse_state
     from aither_wm.train import load_checkpoint
 
     graph = _graph(args.graph)
@@ -107,7 +106,11 @@ def cmd_plan(args: argparse.Namespace) -> None:
         raise AitherError(f"{args.state}: cannot read state JSON ({e})") from None
     state = parse_state(raw, graph)
     ck = load_checkpoint(args.checkpoint)
-    result = plan_once(MeshWorldModel(ck.model), graph, state, planner=args.planner, seed=args.seed)
+    service = PlannerService(args.planner, model_config=ck.model.config, graphs=[graph])
+    service.load_weights(max(1, ck.version), ck.model.state_dict())
+    reply = service.plan(PlanRequest(state=state, seed=args.seed))
+    space = ActionSpace(graph)
+    result = {**reply.to_dict(), "action_sequence": [str(space.action(a)) for a in reply.actions]}
     _emit(args, result, lambda r: "\n".join(f"{k}: {v}" for k, v in r.items()))
 
 
@@ -156,7 +159,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
                 b.close()
             _emit(args, result, format_ablation)
     elif what == "planners":
-        from aither_wm.bench.planners import run_planners_bench
+        from aither_wm.bench.planners_model import run_planners_bench
 
         _emit(args, run_planners_bench(Path(args.graph), checkpoint=args.checkpoint, seed=args.seed))
     elif what == "sim":

@@ -1,0 +1,356 @@
+"""Categorical cross-entropy method over the flat, masked action space.
+
+One decision (:meth:`CEMPlanner.plan`):
+
+1. Root cache: ONE batched ``dynamics.step`` of every valid action from ``z0``; every iteration
+   gathers its step-1 latents from it instead of recomputing them.
+2. A probability table [H, Kv] over the Kv valid actions (uniform, or the previous decision's table
+   shifted one step when warm-starting). Masked actions are not in the table, so they are never
+   sampled at any step; the same mask applies to every horizon step (the mask of the current
+   state; a later state may allow other actions, the planner does not guess which).
+3. Each iteration samples S sequences with a seeded ``torch.Generator``, rolls them out with one
+   batched ``dynamics.step`` per remaining horizon step (each distinct action prefix is stepped
+   once: sequences sharing a prefix share its latent), scores them with the shared objective,
+   keeps the E best (the best ``carried_elites`` of them join the next iteration unscored again),
+   and refits the table: ``p <- momentum * p + (1 - momentum) * elite frequencies``, then
+   ``p <- (1 - smoothing) * p + smoothing / Kv``.
+4. The best sequence seen is returned, scored again by the shared objective.
+
+:func:`cem_plan_loop` runs the same search with one ``dynamics.step`` per sample per step (a slow
+reference for tests and the batched speed-up benchmark): same draws, same optimum.
+
+Glossary: D latent size, K flat actions, Kv valid actions, H horizon, S samples, E elites,
+U distinct prefixes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from aither_wm.planning.objective import PlanObjective, check_problem
+from aither_wm.planning.result import PlanResult, finish_plan
+from aither_wm.types import LatentDynamics
+
+__all__ = ["CEMConfig", "CEMPlanner", "cem_plan_loop"]
+
+
+class CEMConfig(BaseModel):
+    """Settings of :class:`CEMPlanner`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    horizon: int = Field(default=3, ge=1, le=32)
+    """H, actions per sequence."""
+    num_samples: int = Field(default=300, ge=1)
+    """S, sequences scored per iteration (carried elites included)."""
+    num_elites: int = Field(default=30, ge=1)
+    """E, best sequences the table is refit to each iteration."""
+    iterations: int = Field(default=3, ge=1)
+    """Sample-score-refit rounds per decision."""
+    momentum: float = Field(default=0.1, ge=0.0, lt=1.0)
+    """Weight of the previous table when refitting (0 = elite frequencies only)."""
+    smoothing: float = Field(default=0.01, ge=0.0, le=1.0)
+    """Mass spread uniformly over valid actions after each refit, so none reaches 0."""
+    carried_elites: int = Field(default=3, ge=0)
+    """Best sequences kept into the next iteration without being scored again."""
+    use_warm_start: bool = True
+    """Start from the previous decision's table shifted one step (and its best plan, shifted)."""
+    warm_start_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Weight of the shifted table in the first table of a warm start; the rest is uniform."""
+    use_prefix_sharing: bool = True
+    """Step each distinct action prefix once per iteration (exact; faster once the table peaks)."""
+    deadline_ms: float | None = Field(default=None, gt=0.0)
+    """Wall-time budget per decision; the best plan so far is returned when it runs out (one
+    iteration always completes). ``plan(deadline_ms=...)`` overrides it."""
+
+    @model_validator(mode="after")
+    def _check_counts(self) -> CEMConfig:
+        if self.num_elites > self.num_samples:
+            raise ValueError(f"num_elites ({self.num_elites}) > num_samples ({self.num_samples})")
+        if self.carried_elites > self.num_elites or self.carried_elites >= self.num_samples:
+            raise ValueError(
+                f"carried_elites ({self.carried_elites}) must be <= num_elites and < num_samples"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class _WarmStart:
+    """What a decision leaves to the next: the final table and best plan, in flat indices."""
+
+    probs: torch.Tensor  # [H, K]
+    best: torch.Tensor  # [H] long
+
+
+@dataclass(frozen=True)
+class _SearchOut:
+    best: torch.Tensor  # [H] long, indices into the valid actions
+    probs: torch.Tensor  # [H, Kv], the final table
+    iterations: int
+    hit_deadline: bool
+
+
+#: Scores sequences of valid-action indices [S, H] -> costs [S].
+_Evaluator = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _search(
+    score: _Evaluator,
+    *,
+    probs: torch.Tensor,
+    seeds: torch.Tensor | None,
+    config: CEMConfig,
+    generator: torch.Generator,
+    deadline_s: float | None,
+) -> _SearchOut:
+    """The CEM loop, shared by the batched planner and the per-sample reference.
+
+    Shape: probs [H, Kv] (rows sum to 1); seeds [C0, H] long or None, sequences scored in the
+    first iteration in place of the last C0 samples.
+    """
+    H, Kv = probs.shape
+    S, E, C = config.num_samples, config.num_elites, config.carried_elites
+    carried = torch.empty(0, H, dtype=torch.long)  # [C, H]
+    carried_cost = torch.empty(0)  # [C]
+    best, best_cost = None, float("inf")
+    ones = torch.ones(H, E)  # [H, E]
+    it, hit_deadline = 0, False
+    for it in range(1, config.iterations + 1):
+        n_new = S - carried.shape[0]
+        idx = torch.multinomial(probs, n_new, replacement=True, generator=generator).T  # [S', H]
+        if seeds is not None and it == 1:
+            idx[n_new - seeds.shape[0] :] = seeds[:n_new]
+        cost = score(idx.contiguous())  # [S']
+        pop = torch.cat([carried, idx])  # [S, H]
+        pop_cost = torch.cat([carried_cost.to(cost.dtype), cost])  # [S]
+        order = torch.sort(pop_cost, stable=True).indices[: min(E, pop.shape[0])]  # [E]
+        elites = pop[order]  # [E, H]
+        if float(pop_cost[order[0]]) < best_cost:
+            best, best_cost = elites[0], float(pop_cost[order[0]])
+        freq = torch.zeros(H, Kv).scatter_add_(1, elites.T, ones[:, : elites.shape[0]])  # [H, Kv]
+        freq /= elites.shape[0]
+        probs = config.momentum * probs + (1.0 - config.momentum) * freq
+        probs = (1.0 - config.smoothing) * probs + config.smoothing / Kv
+        carried, carried_cost = elites[:C], pop_cost[order[:C]]
+        if deadline_s is not None and it < config.iterations and time.perf_counter() >= deadline_s:
+            hit_deadline = True
+            break
+    assert best is not None
+    return _SearchOut(best=best, probs=probs, iterations=it, hit_deadline=hit_deadline)
+
+
+class _RowCounter:
+    def __init__(self) -> None:
+        self.rows = 0
+
+
+def _batched_scorer(
+    dynamics: LatentDynamics,
+    root: torch.Tensor,
+    valid: torch.Tensor,
+    objective: PlanObjective,
+    *,
+    horizon: int,
+    share_prefixes: bool,
+    counter: _RowCounter,
+) -> _Evaluator:
+    """Score sequences from the root cache with one ``dynamics.step`` per remaining step.
+
+    Shape: root [Kv, D] (latent after each valid action from z0); valid [Kv] long.
+    """
+    Kv = valid.shape[0]
+    root_dist = objective.distance(root)  # [Kv]
+    w = objective.weights(horizon).to(root_dist.dtype)  # [H]
+    valid_cost = objective.action_cost.index_select(0, valid).to(root_dist.dtype)  # [Kv]
+    share_prefixes = share_prefixes and Kv > 1 and Kv**horizon < 2**62  # int64 prefix keys
+
+    def score(idx: torch.Tensor) -> torch.Tensor:
+        S, H = idx.shape
+        cols = idx.T.contiguous()  # [H, S]
+        dists = [root_dist.index_select(0, cols[0])]  # H x [S]
+        zu, inv, key = root, cols[0], cols[0]  # latents of distinct prefixes, sample -> row
+        for h in range(1, H):
+            if share_prefixes:
+                key = key * Kv + cols[h]  # [S] prefix id
+                _, inv_new = torch.unique(key, return_inverse=True)  # [S] -> [0, U)
+                U = int(inv_new.max()) + 1
+                rep = torch.empty(U, dtype=torch.long).scatter_(0, inv_new, torch.arange(S))  # [U]
+                parent = zu.index_select(0, inv.index_select(0, rep))  # [U, D]
+                zu = dynamics.step(parent, valid.index_select(0, cols[h].index_select(0, rep)))
+                inv = inv_new
+            else:
+                zu = dynamics.step(zu.index_select(0, inv), valid.index_select(0, cols[h]))
+                inv = torch.arange(S)
+            counter.rows += zu.shape[0]
+            dists.append(objective.distance(zu).index_select(0, inv))  # [S]
+        dist = torch.stack(dists, dim=1)  # [S, H]
+        # PlanObjective.cost_from_distances with its tables hoisted (same arithmetic, same bits)
+        return (dist * w).sum(dim=-1) + valid_cost[idx].sum(dim=-1)  # [S]
+
+    return score
+
+
+def _loop_scorer(
+    dynamics: LatentDynamics,
+    z0: torch.Tensor,
+    valid: torch.Tensor,
+    objective: PlanObjective,
+    counter: _RowCounter,
+) -> _Evaluator:
+    """Score sequences one sample and one step at a time (the slow reference)."""
+
+    def score(idx: torch.Tensor) -> torch.Tensor:
+        flat = valid[idx]  # [S, H]
+        S, H = flat.shape
+        costs = []
+        for s in range(S):
+            z, lat = z0.unsqueeze(0), []  # [1, D]
+            for h in range(H):
+                z = dynamics.step(z, flat[s, h : h + 1])  # [1, D]
+                lat.append(z)
+            counter.rows += H
+            costs.append(objective.cost(torch.stack(lat, dim=1), flat[s : s + 1]))  # [1]
+        return torch.cat(costs)  # [S]
+
+    return score
+
+
+def _deadline_s(started_s: float, deadline_ms: float | None) -> float | None:
+    return None if deadline_ms is None else started_s + deadline_ms / 1e3
+
+
+class CEMPlanner:
+    """Categorical CEM planner (see the module docstring).
+
+    The planner keeps the last decision's table for warm starts; call :meth:`reset` between
+    unrelated problems (a new episode). Same state, same history and same seed give the same
+    plan, bit for bit.
+    """
+
+    name = "cem"
+
+    def __init__(self, config: CEMConfig | None = None) -> None:
+        self.config = config or CEMConfig()
+        self._warm: _WarmStart | None = None
+
+    def reset(self) -> None:
+        """Forget the previous decision (no warm start for the next one)."""
+        self._warm = None
+
+    def plan(
+        self,
+        dynamics: LatentDynamics,
+        z0: torch.Tensor,
+        objective: PlanObjective,
+        mask: torch.Tensor,
+        *,
+        seed: int,
+        deadline_ms: float | None = None,
+    ) -> PlanResult:
+        """Plan one decision.
+
+        Shape: z0 [D] float; mask [K] bool (True = valid).
+        """
+        started = time.perf_counter()
+        cfg = self.config
+        H = cfg.horizon
+        valid = check_problem(dynamics, z0, objective, mask, H)  # [Kv]
+        K, Kv = mask.shape[0], valid.shape[0]
+        deadline = _deadline_s(started, cfg.deadline_ms if deadline_ms is None else deadline_ms)
+        gen = torch.Generator().manual_seed(int(seed))
+        counter = _RowCounter()
+        with torch.inference_mode():
+            probs, seeds = self._initial_table(mask, valid, H)
+            root = dynamics.step(z0.expand(Kv, -1), valid)  # [Kv, D]
+            counter.rows += Kv
+            score = _batched_scorer(
+                dynamics,
+                root,
+                valid,
+                objective,
+                horizon=H,
+                share_prefixes=cfg.use_prefix_sharing,
+                counter=counter,
+            )
+            out = _search(
+                score, probs=probs, seeds=seeds, config=cfg, generator=gen, deadline_s=deadline
+            )
+            best = valid[out.best]  # [H] flat
+            flat_probs = torch.zeros(H, K)
+            flat_probs[:, valid] = out.probs
+            self._warm = _WarmStart(probs=flat_probs, best=best)
+            return finish_plan(
+                dynamics,
+                z0,
+                objective,
+                best,
+                planner=self.name,
+                rows_evaluated=counter.rows,
+                iterations=out.iterations,
+                started_s=started,
+                hit_deadline=out.hit_deadline,
+            )
+
+    def _initial_table(
+        self, mask: torch.Tensor, valid: torch.Tensor, horizon: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """First table [H, Kv] and warm-start seed sequence [1, H] (valid indices) or None."""
+        K, Kv = mask.shape[0], valid.shape[0]
+        uniform = torch.full((horizon, Kv), 1.0 / Kv)  # [H, Kv]
+        warm = self._warm
+        if not self.config.use_warm_start or warm is None or warm.probs.shape != (horizon, K):
+            return uniform, None
+        shifted = torch.cat([warm.probs[1:], torch.zeros(1, K)])[:, valid]  # [H, Kv]
+        mass = shifted.sum(dim=1, keepdim=True)  # [H, 1]
+        shifted = torch.where(mass > 0, shifted / mass.clamp_min(1e-12), uniform)
+        w = self.config.warm_start_weight
+        probs = w * shifted + (1.0 - w) * uniform
+        pos = torch.full((K,), -1, dtype=torch.long)
+        pos[valid] = torch.arange(Kv)
+        last = valid[0:1]  # noop when valid (it is index 0), else the first valid action
+        seq = pos[torch.cat([warm.best[1:], last])]  # [H]
+        seeds = seq.unsqueeze(0) if bool((seq >= 0).all()) else None
+        return probs, seeds
+
+
+def cem_plan_loop(
+    dynamics: LatentDynamics,
+    z0: torch.Tensor,
+    objective: PlanObjective,
+    mask: torch.Tensor,
+    *,
+    seed: int,
+    config: CEMConfig | None = None,
+) -> PlanResult:
+    """Reference CEM: the same search as a cold-started :class:`CEMPlanner`, but one
+    ``dynamics.step`` call per sample per step (no batching, no root cache). Slow on purpose.
+
+    Shape: z0 [D] float; mask [K] bool.
+    """
+    started = time.perf_counter()
+    cfg = config or CEMConfig()
+    H = cfg.horizon
+    valid = check_problem(dynamics, z0, objective, mask, H)  # [Kv]
+    Kv = valid.shape[0]
+    gen = torch.Generator().manual_seed(int(seed))
+    counter = _RowCounter()
+    with torch.inference_mode():
+        score = _loop_scorer(dynamics, z0, valid, objective, counter)
+        probs = torch.full((H, Kv), 1.0 / Kv)  # [H, Kv]
+        out = _search(score, probs=probs, seeds=None, config=cfg, generator=gen, deadline_s=None)
+        return finish_plan(
+            dynamics,
+            z0,
+            objective,
+            valid[out.best],
+            planner="cem_loop",
+            rows_evaluated=counter.rows,
+            iterations=out.iterations,
+            started_s=started,
+            hit_deadline=False,
+        )

@@ -1,0 +1,122 @@
+"""What every planner returns, and the call every planner answers.
+
+Glossary: D latent size, K flat actions, H horizon.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from aither_wm.planning.objective import PlanObjective, evaluate
+from aither_wm.types import LatentDynamics
+
+__all__ = ["PlanResult", "PlanStats", "Planner", "finish_plan"]
+
+
+@dataclass(frozen=True)
+class PlanStats:
+    """How a plan was found.
+
+    Attributes:
+        planner: the planner's name ("cem", "mcts", "beam", "cem_loop").
+        rows_evaluated: (state, action) rows sent to ``dynamics.step`` while searching, the final
+            :func:`~aither_wm.planning.objective.evaluate` of the returned sequence excluded.
+        iterations: CEM iterations, MCTS simulations, or beam depths expanded.
+        latency_ms: wall time of the whole ``plan`` call, in milliseconds.
+        hit_deadline: True when the search stopped early at its deadline.
+    """
+
+    planner: str
+    rows_evaluated: int
+    iterations: int
+    latency_ms: float
+    hit_deadline: bool
+
+
+@dataclass(frozen=True, eq=False)
+class PlanResult:
+    """A plan: an action sequence from the current state, its predicted outcome and cost.
+
+    Attributes:
+        first_action: the flat action to execute now (``actions[0]``); never a masked action.
+        actions: the whole sequence, length H; every entry valid under the mask.
+        cost: predicted cost of ``actions`` under the shared objective, i.e.
+            ``evaluate(dynamics, z0, tensor([actions]), objective)`` (same for every planner).
+        latents: predicted latent after each action (an inference-mode tensor: clone it before
+            using it in autograd). [H, D]
+        stats: search statistics.
+    """
+
+    first_action: int
+    actions: tuple[int, ...]
+    cost: float
+    latents: torch.Tensor
+    stats: PlanStats
+
+    @property
+    def horizon(self) -> int:
+        """H."""
+        return len(self.actions)
+
+
+@runtime_checkable
+class Planner(Protocol):
+    """A planner: ``plan`` one decision from the model, the current latent, objective and mask."""
+
+    name: str
+
+    def plan(
+        self,
+        dynamics: LatentDynamics,
+        z0: torch.Tensor,
+        objective: PlanObjective,
+        mask: torch.Tensor,
+        *,
+        seed: int,
+        deadline_ms: float | None = None,
+    ) -> PlanResult:
+        """Shape: z0 [D] float; mask [K] bool."""
+        ...
+
+    def reset(self) -> None:
+        """Forget anything carried from one decision to the next (warm starts)."""
+        ...
+
+
+def finish_plan(
+    dynamics: LatentDynamics,
+    z0: torch.Tensor,
+    objective: PlanObjective,
+    actions: torch.Tensor,
+    *,
+    planner: str,
+    rows_evaluated: int,
+    iterations: int,
+    started_s: float,
+    hit_deadline: bool,
+) -> PlanResult:
+    """Build the :class:`PlanResult` of a found sequence, scoring it with the shared objective.
+
+    Shape: z0 [D]; actions [H] long (flat indices).
+    """
+    seq = actions.reshape(1, -1)  # [1, H]
+    cost, latents = evaluate(dynamics, z0, seq, objective)  # [1], [1, H, D]
+    acts = tuple(int(a) for a in seq[0].tolist())
+    stats = PlanStats(
+        planner=planner,
+        rows_evaluated=int(rows_evaluated),
+        iterations=int(iterations),
+        latency_ms=(time.perf_counter() - started_s) * 1e3,
+        hit_deadline=bool(hit_deadline),
+    )
+    return PlanResult(
+        first_action=acts[0],
+        actions=acts,
+        cost=float(cost[0]),
+        latents=latents[0],
+        stats=stats,
+    )

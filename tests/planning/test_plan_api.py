@@ -1,0 +1,58 @@
+"""Public surface: results are frozen and typed, planners share one protocol, doubles behave."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from plan_helpers import all_planners, mlp_problem
+
+import aither_wm.planning as planning
+from aither_wm.errors import ConfigError, ShapeError
+from aither_wm.planning import Planner, PlanResult, PlanStats
+from aither_wm.planning.testing import KnownOptimumDynamics, MLPDynamics
+from aither_wm.types import LatentDynamics
+
+
+def test_all_names_resolve():
+    for name in planning.__all__:
+        assert hasattr(planning, name), name
+
+
+@pytest.mark.parametrize("planner", all_planners(), ids=lambda p: p.name)
+def test_planners_share_the_protocol_and_result(planner):
+    assert isinstance(planner, Planner)
+    p = mlp_problem()
+    r = planner.plan(*p.args(), seed=0)
+    assert isinstance(r, PlanResult) and isinstance(r.stats, PlanStats)
+    assert isinstance(r.first_action, int) and r.first_action == r.actions[0]
+    assert isinstance(r.actions, tuple) and r.horizon == 3
+    assert all(isinstance(a, int) for a in r.actions)
+    assert isinstance(r.cost, float)
+    assert r.stats.planner == planner.name and r.stats.latency_ms > 0
+    assert r.stats.rows_evaluated > 0 and not r.stats.hit_deadline
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.cost = 0.0  # type: ignore[misc]
+
+
+def test_test_doubles_are_latent_dynamics():
+    mlp = MLPDynamics(num_actions=9, latent_dim=8, hidden_dim=16, embed_dim=4)
+    known = KnownOptimumDynamics(num_services=2)
+    assert isinstance(mlp, LatentDynamics) and isinstance(known, LatentDynamics)
+    z = torch.randn(5, 8)
+    assert mlp.step(z, torch.arange(5)).shape == (5, 8)
+    with pytest.raises(ShapeError):
+        known.step(torch.zeros(3, 5), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ConfigError):
+        KnownOptimumDynamics(num_services=2, fix_types=[1, 5])
+
+
+def test_mlp_bfloat16_pads_rows_and_returns_the_batch():
+    kw = {"num_actions": 9, "latent_dim": 8, "hidden_dim": 16, "embed_dim": 4, "seed": 1}
+    bf16, fp32 = MLPDynamics(**kw, dtype=torch.bfloat16), MLPDynamics(**kw)
+    assert bf16.pad_rows == 32 and fp32.pad_rows == 1
+    z, a = torch.randn(5, 8), torch.arange(5)
+    out = bf16.step(z, a)
+    assert out.shape == (5, 8) and out.dtype == torch.bfloat16
+    assert torch.allclose(out.float(), fp32.step(z, a), atol=0.1)  # same weights, rounded
