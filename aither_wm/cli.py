@@ -162,14 +162,27 @@ def cmd_bench(args: argparse.Namespace) -> None:
         from aither_wm.bench.planners_model import run_planners_bench
 
         _emit(args, run_planners_bench(Path(args.graph), checkpoint=args.checkpoint, seed=args.seed))
+    elif what == "worldmodel":
+        from aither_wm.bench.worldmodel import format_worldmodel, run_worldmodel_bench
+        from aither_wm.config import TrainConfig
+
+        bar = _bar(args.steps, "train")
+        result = run_worldmodel_bench(Path(args.graph), seed=args.seed, train_config=TrainConfig(steps=args.steps, seed=args.seed),
+                                      progress=lambda info: bar.update(1))  # fmt: skip
+        bar.close()
+        _emit(args, result, format_worldmodel)
     elif what == "sim":
         from aither_wm.bench.sim import run_sim_bench
 
         _emit(args, run_sim_bench())
     elif what == "anomaly":
-        from aither_wm.bench.anomaly import run_anomaly_bench
+        from aither_wm.bench.anomaly import format_anomaly, run_anomaly_bench
 
-        _emit(args, run_anomaly_bench(Path(args.graph), seed=args.seed))
+        bar = _bar(args.steps, "train")
+        result = run_anomaly_bench(Path(args.graph), seed=args.seed, checkpoint=args.checkpoint, train_steps=args.steps,
+                                   progress=lambda info: bar.update(1))  # fmt: skip
+        bar.close()
+        _emit(args, result, format_anomaly)
     elif what == "autoheal":
         from aither_wm.bench.autoheal import run_autoheal_bench
 
@@ -226,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=cmd_run)
 
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("what", choices=("sigreg", "ablation", "train", "planners", "sim", "anomaly", "autoheal"))
+    b.add_argument("what", choices=("sigreg", "ablation", "train", "worldmodel", "planners", "sim", "anomaly", "autoheal"))
     common(b)
     b.add_argument("--source", choices=("sim", "toy"), default="sim")
     b.add_argument("--transitions-steps", type=int, default=3000)

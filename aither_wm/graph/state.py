@@ -192,7 +192,7 @@ class Transition(BaseModel):
     timestamp: float = Field(ge=0.0)
     """Unix time of the step, seconds."""
     faults: list[str] = Field(default_factory=list)
-    """Ground-truth labels of the faults active at ``state`` (simulator only; empty if unknown)."""
+    """Ground-truth labels of the faults active during this step (simulator only; else empty)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Transition:
