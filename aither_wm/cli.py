@@ -171,6 +171,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
                                       progress=lambda info: bar.update(1))  # fmt: skip
         bar.close()
         _emit(args, result, format_worldmodel)
+    elif what == "runtime":
+        from aither_wm.bench.runtime import run_runtime_bench
+
+        _emit(args, run_runtime_bench(Path(args.graph), seed=args.seed))
     elif what == "sim":
         from aither_wm.bench.sim import run_sim_bench
 
@@ -183,6 +187,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
                                    progress=lambda info: bar.update(1))  # fmt: skip
         bar.close()
         _emit(args, result, format_anomaly)
+    elif what == "reliability":
+        from aither_wm.bench.reliability import run_reliability_bench
+
+        _emit(args, run_reliability_bench())
     elif what == "autoheal":
         from aither_wm.bench.autoheal import run_autoheal_bench
 
@@ -239,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=cmd_run)
 
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("what", choices=("sigreg", "ablation", "train", "worldmodel", "planners", "sim", "anomaly", "autoheal"))
+    b.add_argument("what", choices=("sigreg", "ablation", "train", "worldmodel", "planners", "runtime", "sim", "anomaly", "autoheal", "reliability"))
     common(b)
     b.add_argument("--source", choices=("sim", "toy"), default="sim")
     b.add_argument("--transitions-steps", type=int, default=3000)

@@ -13,12 +13,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
-    "FrozenConfig",
     "EncoderConfig",
-    "ProjectorConfig",
+    "FrozenConfig",
     "PredictorConfig",
-    "WorldModelConfig",
+    "ProjectorConfig",
     "TrainConfig",
+    "WorldModelConfig",
 ]
 
 

@@ -7,16 +7,16 @@ one class. Messages say what was expected and what came instead.
 from __future__ import annotations
 
 __all__ = [
-    "AitherError",
-    "GraphError",
-    "StateError",
     "ActionError",
-    "ShapeError",
+    "AitherError",
     "CheckpointError",
+    "ConfigError",
+    "GraphError",
     "LogError",
     "PlanningError",
     "PluginError",
-    "ConfigError",
+    "ShapeError",
+    "StateError",
 ]
 
 

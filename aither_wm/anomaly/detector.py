@@ -32,7 +32,7 @@ from pydantic import Field
 
 from aither_wm.config import FrozenConfig
 
-__all__ = ["DetectorConfig", "AnomalyEvent", "Verdict", "SurpriseDetector"]
+__all__ = ["AnomalyEvent", "DetectorConfig", "SurpriseDetector", "Verdict"]
 
 Level = Literal["normal", "warning", "critical"]
 

@@ -26,7 +26,7 @@ from aither_wm.models.world_model import WorldModel
 from aither_wm.train.dataset import TransitionDataset
 from aither_wm.train.fit import StepInfo, fit
 
-__all__ = ["SETUPS", "run_ablation", "is_collapsed"]
+__all__ = ["SETUPS", "is_collapsed", "run_ablation"]
 
 SETUPS: dict[str, dict[str, object]] = {
     "sigreg": {"regularizer": "sigreg"},

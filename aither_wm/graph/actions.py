@@ -21,7 +21,7 @@ from aither_wm.errors import ActionError
 from aither_wm.graph.schema import ServiceGraph
 from aither_wm.graph.state import Action, ActionType, MeshState
 
-__all__ = ["TARGETED_TYPES", "ACTION_TYPES", "ActionSpace"]
+__all__ = ["ACTION_TYPES", "TARGETED_TYPES", "ActionSpace"]
 
 #: Action types that take a target, in flat-index order.
 TARGETED_TYPES: tuple[ActionType, ...] = (

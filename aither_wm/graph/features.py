@@ -27,16 +27,16 @@ from aither_wm.graph.schema import SERVICE_KINDS, ServiceGraph
 from aither_wm.graph.state import MeshState
 
 __all__ = [
-    "STRUCT_DIM",
-    "METRIC_DIM",
     "FEATURE_DIM",
-    "NUM_RELATIONS",
     "FEATURE_NAMES",
+    "METRIC_DIM",
+    "NUM_RELATIONS",
+    "STRUCT_DIM",
     "GraphBatch",
-    "structure",
-    "metric_features",
-    "featurize",
     "collate",
+    "featurize",
+    "metric_features",
+    "structure",
 ]
 
 _STRUCT_NAMES = (

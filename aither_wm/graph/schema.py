@@ -22,7 +22,7 @@ import networkx as nx
 
 from aither_wm.errors import GraphError
 
-__all__ = ["SERVICE_KINDS", "ServiceGraph", "load_graph", "graph_from_dict"]
+__all__ = ["SERVICE_KINDS", "ServiceGraph", "graph_from_dict", "load_graph"]
 
 #: Service kinds a graph file may use, in the fixed order used by features.
 SERVICE_KINDS: tuple[str, ...] = ("frontend", "gateway", "service", "cache", "database", "queue")

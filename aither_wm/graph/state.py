@@ -20,15 +20,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_VERSION",
-    "Health",
-    "ActionType",
-    "ServiceState",
-    "MeshState",
     "Action",
+    "ActionType",
+    "Health",
+    "MeshState",
+    "ServiceState",
     "Transition",
-    "parse_state",
-    "nominal_service_state",
     "healthy_version",
+    "nominal_service_state",
+    "parse_state",
 ]
 
 #: Version of the transition schema written to the transitions log.

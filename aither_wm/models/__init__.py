@@ -8,13 +8,13 @@ from aither_wm.models.world_model import BoundDynamics, Encoded, WorldModel
 
 __all__ = [
     "ActionEmbedding",
-    "Decision",
-    "MeshWorldModel",
     "BoundDynamics",
+    "Decision",
     "Encoded",
     "EncoderOutput",
     "GraphStateEncoder",
     "LatentPredictor",
+    "MeshWorldModel",
     "Projector",
     "WorldModel",
 ]

@@ -21,7 +21,7 @@ from aither_wm.models.encoder import GraphStateEncoder
 from aither_wm.models.predictor import ActionEmbedding, LatentPredictor
 from aither_wm.models.projector import Projector
 
-__all__ = ["Encoded", "WorldModel", "BoundDynamics"]
+__all__ = ["BoundDynamics", "Encoded", "WorldModel"]
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from aither_wm.config import WorldModelConfig
 from aither_wm.errors import CheckpointError
 from aither_wm.models.world_model import WorldModel
 
-__all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "save_checkpoint", "load_checkpoint", "atomic_write_bytes"]
+__all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "atomic_write_bytes", "load_checkpoint", "save_checkpoint"]
 
 CHECKPOINT_FORMAT = "aither-wm/checkpoint"
 _FORMAT_VERSION = 1

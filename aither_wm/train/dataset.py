@@ -130,7 +130,7 @@ class TransitionDataset:
             return self, None
         train, held = [], []
         for p in self.parts:
-            n_hold = max(1, int(round(len(p) * holdout_fraction)))
+            n_hold = max(1, round(len(p) * holdout_fraction))
             cut = len(p) - n_hold
             train.append(p.subset(torch.arange(0, cut)))
             held.append(p.subset(torch.arange(cut, len(p))))

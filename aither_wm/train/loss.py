@@ -23,7 +23,7 @@ from aither_wm.models.world_model import WorldModel
 from aither_wm.regularizers import SeedSIGReg, SIGReg, VICRegPenalty
 from aither_wm.train.dataset import TransitionBatch
 
-__all__ = ["LossParts", "make_regularizer", "EMATarget", "world_model_loss"]
+__all__ = ["EMATarget", "LossParts", "make_regularizer", "world_model_loss"]
 
 Regularizer = Callable[[torch.Tensor], torch.Tensor]
 

@@ -17,7 +17,7 @@ import random
 from aither_wm.graph.schema import ServiceGraph
 from aither_wm.graph.state import Action, ActionType, MeshState, ServiceState, Transition
 
-__all__ = ["toy_transitions", "TOY_FAULTS"]
+__all__ = ["TOY_FAULTS", "toy_transitions"]
 
 TOY_FAULTS = ("leak", "overload", "bad_deploy")
 _FIX = {"leak": ActionType.restart, "overload": ActionType.scale_out, "bad_deploy": ActionType.rollback}
@@ -73,7 +73,7 @@ def toy_transitions(
             action = Action(type=kind, target=rng.choice(graph.services))
         else:
             action = Action.noop()
-        h = hidden.get(action.target or "", None)
+        h = hidden.get(action.target or "")
         if h is not None:
             if action.type is ActionType.restart:
                 h["mem"] = 0.3

@@ -56,3 +56,33 @@ def test_incident_values_do_not_poison_the_baseline():
     for _ in range(300):
         det.update(math.exp(-1.0))
     assert det.zscore(math.exp(-1.0)) == pytest.approx(z_before)
+
+
+def test_open_loop_surprise_matches_a_step_by_step_rollout():
+    import torch
+
+    from aither_wm.anomaly.surprise import open_loop_surprise
+    from aither_wm.config import EncoderConfig, PredictorConfig, ProjectorConfig, WorldModelConfig
+    from aither_wm.models import WorldModel
+
+    torch.manual_seed(0)
+    cfg = WorldModelConfig(encoder=EncoderConfig(d_model=16, num_layers=1, num_heads=2, embed_dim=16),
+                           projector=ProjectorConfig(hidden_dim=16, latent_dim=8),
+                           predictor=PredictorConfig(hidden_dim=16, num_blocks=1, action_dim=8))  # fmt: skip
+    model = WorldModel(cfg).eval()
+    with torch.no_grad():
+        for p in model.predictor.parameters():
+            p.normal_(0, 0.3)
+    T, k = 12, 4
+    z, a, zn = torch.randn(T, 8), torch.randn(T, 8), torch.randn(T, 8)
+    got = open_loop_surprise(model, z, a, zn, k)
+    for t in range(T):
+        s = max(0, t - k + 1)
+        zz = z[s : s + 1]
+        with torch.no_grad():
+            for j in range(s, t + 1):
+                zz = model.predict(zz, a[j : j + 1])
+        assert torch.allclose(got[t], (zz[0] - zn[t]).pow(2).mean(), atol=1e-5)
+    one = open_loop_surprise(model, z, a, zn, 1)
+    with torch.no_grad():
+        assert torch.allclose(one, (model.predict(z, a) - zn).pow(2).mean(-1), atol=1e-5)

@@ -3,7 +3,13 @@
 import torch
 
 from aither_wm.bench.ablation import format_ablation, run_ablation
-from aither_wm.config import EncoderConfig, PredictorConfig, ProjectorConfig, TrainConfig, WorldModelConfig
+from aither_wm.config import (
+    EncoderConfig,
+    PredictorConfig,
+    ProjectorConfig,
+    TrainConfig,
+    WorldModelConfig,
+)
 from aither_wm.graph import load_graph
 from aither_wm.train import TransitionDataset
 from aither_wm.train.toy import toy_transitions

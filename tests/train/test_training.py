@@ -6,7 +6,13 @@ import pickle
 import pytest
 import torch
 
-from aither_wm.config import EncoderConfig, PredictorConfig, ProjectorConfig, TrainConfig, WorldModelConfig
+from aither_wm.config import (
+    EncoderConfig,
+    PredictorConfig,
+    ProjectorConfig,
+    TrainConfig,
+    WorldModelConfig,
+)
 from aither_wm.errors import CheckpointError
 from aither_wm.graph import collate, featurize, load_graph
 from aither_wm.models import WorldModel

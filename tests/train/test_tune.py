@@ -30,7 +30,7 @@ def test_bisection_finds_a_planted_band_in_the_expected_number_of_trials(lo_ok, 
 
 
 def test_parallel_rounds_use_fewer_rounds_and_still_find_it():
-    run, calls = _planted(0.2, 0.25)
+    run, _calls = _planted(0.2, 0.25)
     result = bisect_lambda(run, max_trials=12, parallel=3)
     assert result.accepted and 0.2 <= result.pick <= 0.25
 
