@@ -25,6 +25,7 @@ from aither_wm.graph.schema import ServiceGraph
 from aither_wm.models.world_model import WorldModel
 from aither_wm.train.dataset import TransitionDataset
 from aither_wm.train.fit import StepInfo, fit
+from aither_wm.train.metrics import is_collapsed
 
 __all__ = ["SETUPS", "is_collapsed", "run_ablation"]
 
@@ -34,10 +35,6 @@ SETUPS: dict[str, dict[str, object]] = {
     "none": {"regularizer": "none"},
     "vicreg": {"regularizer": "vicreg"},
 }
-
-
-def is_collapsed(effective_rank: float, latent_var: float) -> bool:
-    return effective_rank < 2.0 or latent_var < 1e-2
 
 
 def run_ablation(

@@ -183,8 +183,10 @@ class TrainerActor:
     def ingest(self, transitions: Sequence[Any]) -> int:
         return self.svc.ingest(transitions)
 
-    def train(self, steps: int | None = None, seed: int | None = None) -> dict[str, Any]:
-        return self.svc.train(steps, seed=seed)
+    def train(
+        self, steps: int | None = None, seed: int | None = None, overrides: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return self.svc.train(steps, seed=seed, overrides=overrides)
 
     @ray.method(concurrency_group="control")
     def latest(self) -> tuple[int, list[Any]]:

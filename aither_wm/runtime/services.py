@@ -13,6 +13,8 @@ Glossary: B states, N services, d service width, D latent.
 
 from __future__ import annotations
 
+import copy
+import math
 import threading
 import time
 from collections import deque
@@ -30,7 +32,8 @@ from aither_wm.graph.schema import ServiceGraph, graph_from_dict
 from aither_wm.graph.state import MeshState, Transition
 from aither_wm.models.mesh_model import MeshWorldModel
 from aither_wm.models.world_model import WorldModel
-from aither_wm.train import TransitionDataset, fit, load_checkpoint, save_checkpoint
+from aither_wm.train import TransitionDataset, evaluate, fit, load_checkpoint, save_checkpoint
+from aither_wm.train.metrics import is_collapsed
 
 __all__ = ["EncoderService", "TrainerService", "TrainerSettings", "as_graphs"]
 
@@ -68,6 +71,10 @@ class TrainerSettings(FrozenConfig):
     """Refuse to train on fewer transitions than this."""
     model_seed: int = 0
     """Seed of the initial weights when there is no checkpoint."""
+    gate_tolerance: float = Field(default=0.02, ge=0.0)
+    """Regression gate: a retrained model is published only if its held-out error ratio (vs
+    "nothing changes") is at most the published model's ratio + this, on the same held-out slice,
+    and it has not collapsed. The first trained version (over untrained weights) always passes."""
 
 
 class TrainerService:
@@ -140,8 +147,14 @@ class TrainerService:
 
     # training ----------------------------------------------------------------------------------
 
-    def train(self, steps: int | None = None, *, seed: int | None = None) -> dict[str, Any]:
-        """Train on the buffered transitions, checkpoint, publish a new version; return a summary.
+    def train(
+        self, steps: int | None = None, *, seed: int | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Train a candidate from the current weights on the buffered transitions; publish it (new
+        version, checkpoint) only if it passes the regression gate; return a summary whose
+        ``published`` says which happened and ``gate`` why.
+
+        ``overrides`` replace TrainConfig fields for this run only (e.g. ``{"lam": 0.3}``).
 
         Raises:
             StateError: fewer than ``min_transitions`` transitions are buffered.
@@ -159,6 +172,7 @@ class TrainerService:
                 update["warmup_steps"] = min(cfg.warmup_steps, max(0, int(steps) // 10))
             if seed is not None:
                 update["seed"] = int(seed)
+            update.update(dict(overrides or {}))
             if cfg.device.startswith("cuda") and not torch.cuda.is_available():
                 update["device"] = "cpu"
             cfg = cfg.model_copy(update=update)
@@ -177,11 +191,22 @@ class TrainerService:
                     "reg": info.reg,
                 }
 
-            report = fit(self.model, train, cfg, holdout=held, progress=on_step)
-            self.model.eval()
+            candidate = copy.deepcopy(self.model)
+            report = fit(candidate, train, cfg, holdout=held, progress=on_step)
+            candidate.eval()
+            gate = self._gate(candidate, report.holdout_eval, held)
+            if not gate["passed"]:
+                self._progress = {"phase": "idle", "step": report.steps, "total": cfg.steps, "loss": report.final.get("total")}
+                rejected = {"version": self.version, "published": False, "gate": gate, "steps": report.steps,
+                            "transitions": len(data), "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
+                self.runs.append(rejected)
+                return rejected
+            self.model = candidate
             version = self.version + 1
             summary: dict[str, Any] = {
                 "version": version,
+                "published": True,
+                "gate": gate,
                 "steps": report.steps,
                 "transitions": len(data),
                 "seconds": round(time.perf_counter() - started, 3),
@@ -217,6 +242,23 @@ class TrainerService:
             }
             self.runs.append({k: v for k, v in summary.items() if k != "history"})
             return summary
+
+    def _gate(self, candidate: WorldModel, cand_eval: Any, held: TransitionDataset | None) -> dict[str, Any]:
+        """The regression gate (see ``TrainerSettings.gate_tolerance``)."""
+        if cand_eval is None or held is None:
+            return {"passed": True, "reason": "no held-out slice (too few transitions)"}
+        new = {"ratio": cand_eval.ratio, "latent_var": cand_eval.latent_var, "effective_rank": cand_eval.effective_rank}
+        if not all(math.isfinite(v) for v in new.values()):
+            return {"passed": False, "reason": "candidate produced non-finite values", "candidate": new}
+        if is_collapsed(cand_eval.effective_rank, cand_eval.latent_var):
+            return {"passed": False, "reason": "candidate collapsed", "candidate": new}
+        if self.version == 0:
+            return {"passed": True, "reason": "first trained version", "candidate": new}
+        prev = evaluate(self.model, held)
+        old = {"ratio": prev.ratio, "latent_var": prev.latent_var, "effective_rank": prev.effective_rank}
+        passed = cand_eval.ratio <= prev.ratio + self.settings.gate_tolerance
+        reason = "not worse on the held-out slice" if passed else "worse than the published model on the held-out slice"
+        return {"passed": passed, "reason": reason, "candidate": new, "published": old}
 
     def weights(self) -> tuple[int, dict[str, torch.Tensor]]:
         """The published ``(version, state_dict)`` (never a half-trained model)."""

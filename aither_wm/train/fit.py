@@ -42,6 +42,7 @@ class FitReport:
         seconds: wall time of the loop.
         transitions_per_s: training throughput (batch_size * steps / seconds).
         final: mean of the last 10% of steps' (total, pred, reg) losses.
+        diverged: the loss became non-finite; training stopped at that step (weights unusable).
         train_eval / holdout_eval: held-out style evaluation on the training and held-out data.
         history: per-step (total, pred, reg).
     """
@@ -53,6 +54,7 @@ class FitReport:
     train_eval: EvalReport | None = None
     holdout_eval: EvalReport | None = None
     history: list[tuple[float, float, float]] = field(default_factory=list)
+    diverged: bool = False
 
 
 def _lr_at(step: int, cfg: TrainConfig) -> float:
@@ -79,6 +81,7 @@ def fit(
     ema = EMATarget(model, config.ema_decay).to(device) if config.use_ema_target else None
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history: list[tuple[float, float, float]] = []
+    diverged = False
     t0 = time.perf_counter()
     for step in range(config.steps):
         lr = _lr_at(step, config)
@@ -89,6 +92,9 @@ def fit(
             batch = type(batch)(batch.state.to(device), batch.next_state.to(device),
                                 batch.type_ids.to(device), batch.target_ids.to(device))  # fmt: skip
         parts = world_model_loss(model, batch, regularizer, config.lam, ema=ema, use_stop_grad=config.use_stop_grad)
+        if not torch.isfinite(parts.total):
+            diverged = True
+            break
         opt.zero_grad(set_to_none=True)
         parts.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -101,14 +107,15 @@ def fit(
             progress(StepInfo(step=step, total=row[0], pred=row[1], reg=row[2], lr=lr))
     seconds = time.perf_counter() - t0
     model.cpu()
-    tail = history[-max(1, len(history) // 10) :]
+    tail = history[-max(1, len(history) // 10) :] or [(math.nan, math.nan, math.nan)]
     final = {k: sum(r[i] for r in tail) / len(tail) for i, k in enumerate(("total", "pred", "reg"))}
     return FitReport(
-        steps=config.steps,
+        steps=len(history),
         seconds=seconds,
-        transitions_per_s=config.batch_size * config.steps / max(seconds, 1e-9),
+        transitions_per_s=config.batch_size * len(history) / max(seconds, 1e-9),
         final=final,
         train_eval=evaluate(model, train) if evaluate_train else None,
         holdout_eval=evaluate(model, holdout) if holdout is not None else None,
         history=history,
+        diverged=diverged,
     )

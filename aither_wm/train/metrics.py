@@ -14,11 +14,19 @@ from aither_wm.models.world_model import WorldModel
 from aither_wm.regularizers import SIGReg
 from aither_wm.train.dataset import GraphTransitions, TransitionDataset
 
-__all__ = ["EvalReport", "effective_rank", "encode_transitions", "evaluate", "evaluate_buckets"]
+__all__ = ["EvalReport", "effective_rank", "encode_transitions", "evaluate", "evaluate_buckets", "is_collapsed"]
+
+
+def is_collapsed(effective_rank: float, latent_var: float) -> bool:
+    """Collapse: entropy effective rank below 2, or mean latent variance below 0.01 (SIGReg's
+    target is N(0, I), variance 1; a latent shrunk to 1% of that is collapsing to a point)."""
+    return effective_rank < 2.0 or latent_var < 1e-2
 
 
 def effective_rank(z: torch.Tensor) -> float:
     """Entropy effective rank (Roy & Vetterli) of centred latents z [T, D]: exp(H(s / sum s))."""
+    if not bool(torch.isfinite(z).all()):
+        return float("nan")
     s = torch.linalg.svdvals(z - z.mean(0, keepdim=True))  # [min(T, D)]
     if float(s.sum()) <= 1e-12:
         return 0.0
