@@ -120,6 +120,28 @@ def cmd_run(args: argparse.Namespace) -> None:
     run_service(Path(args.config))
 
 
+def cmd_tune(args: argparse.Namespace) -> None:
+    from aither_wm.config import TrainConfig
+    from aither_wm.runtime import RayHost, RuntimeConfig
+    from aither_wm.runtime.tune import tune_lambda
+    from aither_wm.train.sources import load_transitions
+
+    graph = _graph(args.graph)
+    trs = load_transitions(graph, log=Path(args.transitions) if args.transitions else None, source=args.source,
+                           steps=args.transitions_steps, seed=args.seed, warn=_err)  # fmt: skip
+    with RayHost(RuntimeConfig(num_cpus=args.parallel)):
+        result = tune_lambda(graph, trs, train_config=TrainConfig(steps=args.steps, seed=args.seed),
+                             max_trials=args.trials, parallel=args.parallel)  # fmt: skip
+
+    def text(r: dict[str, Any]) -> str:
+        rows = [f"{t['lam']:>9.4g}  {t['verdict']:<15} ratio {t['ratio']:.3f}  rank {t['effective_rank']:.1f}"
+                f"  train SIGReg {t['train_sigreg']:.2f}" for t in r["trials"]]  # fmt: skip
+        verdict = "accepted" if r["accepted"] else "no trial passed; best score"
+        return "\n".join([*rows, f"pick: lambda = {r['pick']:.4g} ({verdict})"])
+
+    _emit(args, result, text)
+
+
 def cmd_plugins(args: argparse.Namespace) -> None:
     from aither_wm.registry import default_registry
 
@@ -254,6 +276,18 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=int, default=300, help="training steps (ablation)")
     b.add_argument("--checkpoint", default=None)
     b.set_defaults(fn=cmd_bench)
+
+    tu = sub.add_parser("tune", help="tune the world model's hyperparameter")
+    tu_sub = tu.add_subparsers(dest="tune_what", required=True)
+    tl = tu_sub.add_parser("lambda", help="log-scale bisection of lambda, trials as parallel Ray tasks")
+    common(tl)
+    tl.add_argument("--transitions", default=None, help="transitions log (default: simulate)")
+    tl.add_argument("--source", choices=("sim", "toy"), default="sim")
+    tl.add_argument("--transitions-steps", type=int, default=2400)
+    tl.add_argument("--steps", type=int, default=200, help="training steps per trial")
+    tl.add_argument("--trials", type=int, default=10)
+    tl.add_argument("--parallel", type=int, default=2, help="trials per round (Ray tasks at once)")
+    tl.set_defaults(fn=cmd_tune)
 
     pg = sub.add_parser("plugins", help="plugins")
     pg_sub = pg.add_subparsers(dest="plugins_command", required=True)
