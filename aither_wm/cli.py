@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from aither_wm.errors import AitherError
 
 __all__ = ["main"]
@@ -102,7 +104,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
     graph = _graph(args.graph)
     try:
         raw = json.loads(Path(args.state).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, ValueError, RecursionError) as e:  # ValueError covers bad UTF-8 and JSON
         raise AitherError(f"{args.state}: cannot read state JSON ({e})") from None
     state = parse_state(raw, graph)
     ck = load_checkpoint(args.checkpoint)
@@ -303,6 +305,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.fn(args)
     except AitherError as e:
         _err(f"aither-wm {args.command}: error: {e}")
+        return 2
+    except ValidationError as e:  # a flag value a config section refuses (e.g. --steps 0)
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or e.title
+        got = repr(err.get("input"))[:60]
+        _err(f"aither-wm {args.command}: error: invalid {where}: {err['msg']} (got {got})")
+        return 2
+    except OSError as e:  # a file named on the command line cannot be read or written
+        what = f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
+        _err(f"aither-wm {args.command}: error: {what}")
         return 2
     except KeyboardInterrupt:
         _err("interrupted")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "EncoderConfig",
@@ -118,3 +118,14 @@ class TrainConfig(FrozenConfig):
     """Seed of initialisation, batch sampling and SIGReg slices."""
     device: str = "cpu"
     """torch device for training ("cuda" on a GPU worker)."""
+
+    @field_validator("device")
+    @classmethod
+    def _is_a_device(cls, v: str) -> str:
+        import torch
+
+        try:
+            torch.device(v)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"not a torch device: {v!r} (e.g. cpu, cuda, cuda:1)") from None
+        return v

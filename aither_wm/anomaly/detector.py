@@ -48,6 +48,9 @@ class DetectorConfig(FrozenConfig):
     """Robust z-score that opens an incident (3 sigma: 0.135% one-sided under normality)."""
     critical_z: float = Field(default=5.0, gt=0)
     """Robust z-score of a critical incident."""
+    open_steps: int = Field(default=2, ge=1)
+    """Consecutive steps at warning level or above needed to open an incident (persistence:
+    an isolated spike of an autocorrelated score does not page anyone)."""
     clear_z: float = Field(default=2.0, ge=0)
     """An open incident closes after ``clear_steps`` steps below this z-score."""
     clear_steps: int = Field(default=3, ge=1)
@@ -104,6 +107,7 @@ class SurpriseDetector:
     _open_level: Level | None = field(default=None, init=False)
     _calm: int = field(default=0, init=False)
     _cooldown: int = field(default=0, init=False)
+    _hot: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self._window = deque(maxlen=self.config.window)
@@ -141,10 +145,11 @@ class SurpriseDetector:
         def emit(kind: Literal["open", "escalate", "close"], lvl: Level) -> None:
             events.append(AnomalyEvent(kind, lvl, self._incident, step, z, surprise, attribution))
 
+        self._hot = self._hot + 1 if level != "normal" else 0
         if self._open_level is None:
             if self._cooldown > 0:
                 self._cooldown -= 1
-            elif level != "normal":
+            elif self._hot >= cfg.open_steps:
                 self._incident += 1
                 self._open_level, self._calm = level, 0
                 emit("open", level)

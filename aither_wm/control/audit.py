@@ -107,7 +107,7 @@ def read_audit(path: str | Path) -> AuditReport:
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # torn or garbled line, absurd number or nesting
             report.bad_lines.append(i)
             continue
         if isinstance(obj, dict):

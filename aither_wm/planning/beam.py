@@ -141,7 +141,10 @@ class BeamPlanner:
                     seqs = torch.cat(
                         [seqs.repeat_interleave(Kv, dim=0), valid.repeat(B).unsqueeze(1)], dim=1
                     )  # [B * Kv, d + 1] flat indices
-            assert best_seq is not None
+            if best_seq is None:  # every cost was NaN or infinite: the model predicts garbage
+                raise PlanningError(
+                    "every sequence has a non-finite predicted cost: the model is unusable"
+                )
             return finish_plan(
                 dynamics,
                 z0,

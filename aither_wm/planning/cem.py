@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aither_wm.errors import PlanningError
 from aither_wm.planning.objective import PlanObjective, check_problem
 from aither_wm.planning.result import PlanResult, finish_plan
 from aither_wm.types import LatentDynamics
@@ -140,7 +141,10 @@ def _search(
         if deadline_s is not None and it < config.iterations and time.perf_counter() >= deadline_s:
             hit_deadline = True
             break
-    assert best is not None
+    if best is None:  # every cost was NaN or infinite: the model predicts garbage
+        raise PlanningError(
+            "every sampled sequence has a non-finite predicted cost: the model is unusable"
+        )
     return _SearchOut(best=best, probs=probs, iterations=it, hit_deadline=hit_deadline)
 
 

@@ -266,6 +266,8 @@ def check_problem(
     if not isinstance(z0, torch.Tensor) or z0.shape != (D,) or not z0.is_floating_point():
         got = (tuple(z0.shape), z0.dtype) if isinstance(z0, torch.Tensor) else type(z0)
         raise ShapeError(f"z0 must be [D={D}] float, got {got}")
+    if not bool(torch.isfinite(z0).all()):
+        raise PlanningError("z0 holds NaN or infinite values: the state's latent is unusable")
     if not isinstance(mask, torch.Tensor) or mask.shape != (K,) or mask.dtype != torch.bool:
         got = (tuple(mask.shape), mask.dtype) if isinstance(mask, torch.Tensor) else type(mask)
         raise ShapeError(f"mask must be [K={K}] bool, got {got}")

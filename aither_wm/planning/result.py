@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from aither_wm.errors import PlanningError
 from aither_wm.planning.objective import PlanObjective, evaluate
 from aither_wm.types import LatentDynamics
 
@@ -105,6 +106,11 @@ def finish_plan(
     """
     seq = actions.reshape(1, -1)  # [1, H]
     cost, latents = evaluate(dynamics, z0, seq, objective)  # [1], [1, H, D]
+    if not bool(torch.isfinite(cost).all()):
+        raise PlanningError(
+            f"{planner}: the found sequence has a non-finite predicted cost ({float(cost[0])}): "
+            "the model is unusable"
+        )
     acts = tuple(int(a) for a in seq[0].tolist())
     stats = PlanStats(
         planner=planner,

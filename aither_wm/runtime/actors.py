@@ -44,6 +44,7 @@ __all__ = [
     "EncoderActor",
     "PlannerActor",
     "TrainerActor",
+    "TrainerFeed",
     "actor_name",
     "gather",
     "start_encoder",
@@ -388,6 +389,69 @@ class ActorDispatcher:
         self._pending.clear()
 
 
+class TrainerFeed:
+    """Sends transition batches to the trainer at least once.
+
+    A batch whose call failed because the trainer was down (killed, restarting, its node lost:
+    a ``RayActorError``) is sent again with the next batch, so a trainer crash loses no
+    transition; a call that died after the trainer logged the batch makes it a duplicate, which
+    training tolerates. A batch the trainer refused (its own error) is reported, not resent.
+
+    Args:
+        trainer: the trainer actor handle.
+        max_unsent: most batches kept while the trainer is away (the oldest go first).
+    """
+
+    def __init__(self, trainer: Any, max_unsent: int = 1024) -> None:
+        self.trainer = trainer
+        self.max_unsent = max_unsent
+        self._inflight: list[tuple[Any, list[Any]]] = []
+        self._unsent: list[list[Any]] = []
+        self.resent = 0
+        self.refused = 0
+        self.dropped = 0
+
+    def send(self, payload: list[Any]) -> None:
+        """Queue ``payload`` (may be empty: only resend) and send every unsent batch."""
+        self._collect()
+        if payload:
+            self._unsent.append(payload)
+        if len(self._unsent) > self.max_unsent:
+            cut = len(self._unsent) - self.max_unsent
+            self.dropped += sum(len(p) for p in self._unsent[:cut])
+            log.warning("trainer away too long: dropping %d unsent batches", cut)
+            del self._unsent[:cut]
+        for p in self._unsent:
+            self._inflight.append((self.trainer.ingest.remote(p), p))
+        self._unsent = []
+
+    def pending(self) -> int:
+        """Transitions not yet acknowledged by the trainer."""
+        self._collect()
+        return sum(len(p) for _, p in self._inflight) + sum(len(p) for p in self._unsent)
+
+    def _collect(self) -> None:
+        if not self._inflight:
+            return
+        refs = [r for r, _ in self._inflight]
+        done = set(ray.wait(refs, num_returns=len(refs), timeout=0)[0])
+        still = []
+        for ref, p in self._inflight:
+            if ref not in done:
+                still.append((ref, p))
+                continue
+            try:
+                ray.get(ref, timeout=0)
+            except ray.exceptions.RayActorError as e:  # the trainer was down: send it again
+                log.warning("trainer down (%s): resending %d transitions", _one_line(e), len(p))
+                self._unsent.append(p)
+                self.resent += len(p)
+            except Exception as e:  # the trainer refused the batch: resending would not help
+                log.warning("trainer refused %d transitions: %s", len(p), _one_line(e))
+                self.refused += len(p)
+        self._inflight = still
+
+
 @ray.remote(concurrency_groups=_GROUPS)  # type: ignore[call-overload]
 class ControllerActor:
     """The autoheal loop as an actor (see :class:`~aither_wm.runtime.loop.ControlLoop`).
@@ -408,26 +472,12 @@ class ControllerActor:
         trainer = None
         if self.spec.trainer:
             trainer = ray.get_actor(self.spec.trainer, namespace=self.spec.namespace)
-        self._trainer = trainer
-        self._ingest_refs: list[Any] = []
+        self._feed = TrainerFeed(trainer) if trainer is not None else None
         self.loop = build_loop(self.spec, ActorDispatcher(planners), on_transitions=self._ingest)
 
     def _ingest(self, batch: list[Any]) -> None:
-        if self._trainer is None:
-            return
-        done, self._ingest_refs = (
-            ray.wait(self._ingest_refs, num_returns=len(self._ingest_refs), timeout=0)
-            if self._ingest_refs
-            else ([], [])
-        )
-        for ref in done:
-            try:
-                ray.get(ref, timeout=0)
-            except Exception as e:
-                log.warning("trainer ingest failed: %s", _one_line(e))
-        self._ingest_refs.append(
-            self._trainer.ingest.remote([t.model_dump(mode="json") for t in batch])
-        )
+        if self._feed is not None:
+            self._feed.send([t.model_dump(mode="json") for t in batch])
 
     def tick(self) -> dict[str, Any]:
         """Observe, decide, act (unless dry-run), log; returns the decision record."""
@@ -438,8 +488,16 @@ class ControllerActor:
         return self.loop.controller.decide(state).to_record()
 
     def flush(self) -> int:
-        """Send buffered transitions to the trainer now; returns how many were sent."""
-        return self.loop.flush()
+        """Send buffered transitions to the trainer now (and resend batches the trainer missed
+        while it was down); returns how many new transitions were sent."""
+        n = self.loop.flush()
+        if self._feed is not None:
+            self._feed.send([])
+        return n
+
+    def ingest_pending(self) -> int:
+        """Transitions sent to the trainer and not yet acknowledged (0 once all arrived)."""
+        return self._feed.pending() if self._feed is not None else 0
 
     @ray.method(concurrency_group="control")
     def health(self) -> dict[str, Any]:

@@ -61,6 +61,8 @@ def simulate_to_file(
     unknown = sorted(set(faults or []) - set(FAULT_NAMES))
     if unknown:
         raise ConfigError(f"unknown faults {unknown}; expected some of {', '.join(FAULT_NAMES)}")
+    if not Path(out).name:
+        raise ConfigError(f"out must name a file, got {str(out)!r}")
     graph = load_graph(graph_path)
     episodes = math.ceil(steps / episode_steps)
     lengths = [episode_steps] * (episodes - 1) + [steps - episode_steps * (episodes - 1)]

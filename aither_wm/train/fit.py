@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from aither_wm.config import TrainConfig
+from aither_wm.errors import ConfigError
 from aither_wm.models.world_model import WorldModel
 from aither_wm.train.dataset import TransitionDataset
 from aither_wm.train.loss import EMATarget, make_regularizer, world_model_loss
@@ -75,6 +76,8 @@ def fit(
 ) -> FitReport:
     """Train ``model`` on ``train`` for ``config.steps`` steps (in place)."""
     device = torch.device(config.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {config.device!r} asked for, but torch sees no CUDA device")
     model.to(device).train()
     gen = torch.Generator().manual_seed(config.seed)
     regularizer = make_regularizer(config)
