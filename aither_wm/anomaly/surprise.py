@@ -5,8 +5,9 @@ One-step: ``surprise = ||z_next_hat - z_next||^2 / D`` for one (state, action, n
 Open-loop over ``horizon`` k steps: the prediction of z_t is rolled forward from z_{t-k+1}
 through the actions actually taken, without looking at the states in between. Slow faults (a
 memory leak adds 2.5% of the limit per step) hide inside one-step noise but accumulate over k
-steps; measured on online-boutique, a leak's one-step surprise first crossed 3 sigma at the OOM
-kill itself, the 8-step open-loop surprise 14 to 16 steps earlier (``bench anomaly`` reports both).
+steps. Measured on online-boutique with a small trained model (tests/anomaly/test_detection_sim.py
+and its exploration): the one-step surprise first crossed 3 sigma at the OOM kill itself; the
+8-step open-loop surprise flagged about half of the leak episodes 2 to 14 steps before the kill.
 
 Attribution answers "which services moved against the prediction": for each service i, the
 observed next state is re-encoded with service i's metrics put back to what they were before

@@ -480,8 +480,10 @@ class ControllerActor:
             self._feed.send([t.model_dump(mode="json") for t in batch])
 
     def tick(self) -> dict[str, Any]:
-        """Observe, decide, act (unless dry-run), log; returns the decision record."""
-        return self.loop.tick().to_record()
+        """Observe, decide, act (unless dry-run), log; returns the decision record ({"gated": True}
+        when an anomaly gate kept the planners asleep)."""
+        decision = self.loop.tick()
+        return decision.to_record() if decision is not None else {"gated": True}
 
     def decide(self, state: Any) -> dict[str, Any]:
         """Decide for a state the host observed itself (no state source involved)."""

@@ -20,6 +20,7 @@ from aither_wm.config import FrozenConfig
 from aither_wm.control.audit import AuditLog
 from aither_wm.control.controller import AutohealController, ControlDecision, ControllerConfig
 from aither_wm.control.executor import Executor, RecordingExecutor
+from aither_wm.control.gate import AnomalyGate
 from aither_wm.control.planners import Dispatcher
 from aither_wm.graph.schema import ServiceGraph, graph_from_dict
 from aither_wm.graph.state import Action, MeshState, Transition
@@ -102,6 +103,9 @@ class ControlLoop:
         transitions_log: a path to append transitions to (None: not logged).
         on_transitions: called with each full batch of new transitions (e.g. trainer ingest).
         ingest_batch: batch size for ``on_transitions``.
+        gate: an :class:`~aither_wm.control.gate.AnomalyGate`: when given, the controller is
+            consulted only when the gate says so (an open incident, or a failing health check);
+            other steps are logged as no-ops without asking the planners.
     """
 
     def __init__(
@@ -112,8 +116,11 @@ class ControlLoop:
         transitions_log: str | None = None,
         on_transitions: Callable[[list[Transition]], None] | None = None,
         ingest_batch: int = 32,
+        gate: AnomalyGate | None = None,
     ) -> None:
         self.source = source
+        self.gate = gate
+        self.skipped = 0
         self.controller = controller
         self._writer = None
         if transitions_log:
@@ -129,10 +136,13 @@ class ControlLoop:
         self.executed = 0
         self.last_tick_s: float | None = None
 
-    def tick(self) -> ControlDecision:
+    def tick(self) -> ControlDecision | None:
+        """One step; returns the controller's decision, or None when the gate kept it asleep."""
         state = self.source.observe()
         if self._prev is not None:
             prev, action, faults = self._prev
+            if self.gate is not None:
+                self.gate.observe(prev, action, state)
             tr = Transition(
                 graph=state.graph,
                 state=prev,
@@ -147,13 +157,18 @@ class ControlLoop:
             self._batch.append(tr)
             if len(self._batch) >= self.ingest_batch:
                 self.flush()
+        labels = getattr(self.source, "fault_labels", ())
+        labels = tuple(labels() if callable(labels) else labels)
+        self.ticks += 1
+        self.last_tick_s = time.time()
+        if self.gate is not None and not self.gate.should_plan(state):
+            self._prev = (state, Action.noop(), labels)
+            self.skipped += 1
+            return None
         decision = self.controller.decide(state)
         taken = decision.action if decision.executed else Action.noop()
-        labels = getattr(self.source, "fault_labels", ())
-        self._prev = (state, taken, tuple(labels() if callable(labels) else labels))
-        self.ticks += 1
+        self._prev = (state, taken, labels)
         self.executed += int(decision.executed)
-        self.last_tick_s = time.time()
         return decision
 
     def flush(self) -> int:
@@ -167,6 +182,7 @@ class ControlLoop:
             "ticks": self.ticks,
             "transitions": self.transitions,
             "executed": self.executed,
+            "skipped_by_gate": self.skipped,
             "decisions": self.controller.decisions,
             "last_tick_s": self.last_tick_s,
             "guard": self.controller.guard.state(),
