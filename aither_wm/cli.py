@@ -26,6 +26,20 @@ def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _one_line(e: BaseException) -> str:
+    """An error message on one line (pydantic's "For further information" links dropped)."""
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+    return "; ".join(x for x in lines if not x.startswith("For further information"))
+
+
+def _seed(text: str) -> int:
+    """``--seed``: an integer every RNG accepts (torch and numpy refuse negatives or >= 2**63)."""
+    value = int(text)
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**63), got {text}")
+    return value
+
+
 def _emit(args: argparse.Namespace, result: dict[str, Any], text: Callable[[dict[str, Any]], str] | None = None) -> None:
     if getattr(args, "json", False):
         print(json.dumps(result, default=str))
@@ -221,6 +235,26 @@ def cmd_bench(args: argparse.Namespace) -> None:
         _emit(args, run_autoheal_bench(Path(args.graph), seed=args.seed))
 
 
+def cmd_live(args: argparse.Namespace) -> None:
+    from aither_wm.live.mesh import LiveMesh, LiveMeshConfig, down
+
+    run_dir = Path(args.run_dir)
+    if args.live_command == "down":
+        _emit(args, down(run_dir))
+        return
+    graph = _graph(args.graph)
+    if args.live_command == "up":
+        mesh = LiveMesh(graph, run_dir, LiveMeshConfig(rps=args.rps)).up()
+        _emit(args, {"run_dir": str(run_dir), "prometheus_url": mesh.prometheus_url, "processes": mesh.procs,
+                     "services": {n: s["port"] or s["redis_port"] for n, s in mesh.services.items()}})  # fmt: skip
+        return
+    from aither_wm.live.heal import HealConfig, run_heal
+
+    cfg = HealConfig(fault=args.fault, target=args.target, policy=args.policy, duration_s=args.duration)
+    result = run_heal(graph, cfg, run_dir=run_dir, model_dir=Path(args.run_dir) / "models", log=_err)
+    _emit(args, result, lambda r: "\n".join(f"{k}: {v}" for k, v in r.items() if k != "timeline"))
+
+
 # --- parser -----------------------------------------------------------------------------------
 
 
@@ -231,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser, *, graph: bool = True) -> None:
         if graph:
             sp.add_argument("--graph", default=DEFAULT_GRAPH, help="graph file (JSON)")
-        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--seed", type=_seed, default=0)
         sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     d = sub.add_parser("demo", help="the main job: simulate, train, plan and heal on embedded local Ray")
@@ -291,6 +325,24 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--parallel", type=int, default=2, help="trials per round (Ray tasks at once)")
     tl.set_defaults(fn=cmd_tune)
 
+    lv = sub.add_parser("live", help="a live mesh of real processes, Redis and Prometheus")
+    lv_sub = lv.add_subparsers(dest="live_command", required=True)
+    for name, text in (("up", "start the live mesh (stays up)"), ("down", "stop it, no process left"),
+                       ("heal", "start, inject a fault, heal, report, stop")):  # fmt: skip
+        lp = lv_sub.add_parser(name, help=text)
+        lp.add_argument("--run-dir", default="runs/live", help="state, logs, audit and report folder")
+        lp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        if name != "down":
+            lp.add_argument("--graph", default="graphs/online-boutique.json", help="graph file (JSON)")
+        if name == "up":
+            lp.add_argument("--rps", type=float, default=6.0, help="load on the entry points")
+        if name == "heal":
+            lp.add_argument("--fault", required=True, help="redis_kill, process_kill, cpu_hog, memory_leak, bad_deploy, dependency_latency")
+            lp.add_argument("--target", default=None, help="service to break (default: a sensible one)")
+            lp.add_argument("--duration", type=float, default=60.0, help="seconds after the fault before giving up")
+            lp.add_argument("--policy", choices=("reactive", "cem", "mcts"), default="reactive")
+        lp.set_defaults(fn=cmd_live)
+
     pg = sub.add_parser("plugins", help="plugins")
     pg_sub = pg.add_subparsers(dest="plugins_command", required=True)
     pgl = pg_sub.add_parser("list", help="list discovered plugins")
@@ -304,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.fn(args)
     except AitherError as e:
-        _err(f"aither-wm {args.command}: error: {e}")
+        _err(f"aither-wm {args.command}: error: {_one_line(e)}")
         return 2
     except ValidationError as e:  # a flag value a config section refuses (e.g. --steps 0)
         err = e.errors()[0]

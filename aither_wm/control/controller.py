@@ -289,11 +289,12 @@ class AutohealController:
             )
             try:
                 action = self.fallback.decide(self.graph, state)
-            except AitherError as e:
+            except Exception as e:  # a policy choking on a malformed state must not stop us
+                err = str(e) if isinstance(e, AitherError) else f"{type(e).__name__}: {e}"
                 return (
                     "fallback",
                     Action.noop(),
-                    f"no valid plan ({why}); fallback failed: {e}",
+                    f"no valid plan ({why}); fallback failed: {err}"[:600],
                     None,
                 )
             return (

@@ -25,10 +25,10 @@ from typing import Any, Literal, Protocol
 import torch
 
 from aither_wm.config import WorldModelConfig
-from aither_wm.errors import StateError
+from aither_wm.errors import AitherError, StateError
 from aither_wm.graph.schema import ServiceGraph, graph_from_dict
 from aither_wm.graph.state import Action, MeshState
-from aither_wm.models.mesh_model import MeshWorldModel
+from aither_wm.models.mesh_model import Decision, MeshWorldModel
 from aither_wm.models.world_model import WorldModel
 from aither_wm.planning import (
     BeamPlanner,
@@ -182,6 +182,9 @@ class PlannerService:
         min_replicas, max_replicas: action validity bounds.
         model_seed: seed of the untrained initial weights (version 0).
         name: the name replies carry (default: the planner name).
+        objective: builds the objective of a decision from the decision and its per-action cost
+            table [K] (default: ``PlanObjective(goal=decision.goal, action_cost=costs)``); e.g.
+            ``aither_wm.eval.health.HealthObjective`` with a fitted health head.
     """
 
     def __init__(
@@ -196,7 +199,9 @@ class PlannerService:
         max_replicas: int = 10,
         model_seed: int = 0,
         name: str | None = None,
+        objective: Callable[[Decision, torch.Tensor], PlanObjective] | None = None,
     ) -> None:
+        self._objective = objective
         if isinstance(planner, str):
             from aither_wm.registry import default_registry
 
@@ -267,13 +272,26 @@ class PlannerService:
                 )
             if request.reset:
                 self.planner.reset()
-            d = self._mesh.decision(graph, request.state)
+            try:
+                d = self._mesh.decision(graph, request.state)
+            except AitherError:
+                raise
+            except (AttributeError, TypeError, ValueError, KeyError, OverflowError) as e:
+                # a state built without validation (model_construct, unpickled): say so clearly
+                raise StateError(
+                    f"planner {self.name!r}: the state of {graph.name!r} cannot be encoded "
+                    f"({type(e).__name__}: {str(e)[:120]})"
+                ) from None
             costs = (
                 action_costs(d.type_ids, self.cost_per_type)
                 if self.cost_per_type
                 else action_costs(d.type_ids)
             )
-            objective = PlanObjective(goal=d.goal, action_cost=costs)
+            objective = (
+                PlanObjective(goal=d.goal, action_cost=costs)
+                if self._objective is None
+                else self._objective(d, costs)
+            )
             result = self.planner.plan(
                 d.dynamics,
                 d.z0,

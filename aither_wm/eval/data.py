@@ -94,20 +94,23 @@ def training_scenarios(
     episodes: int,
     steps: int,
     faults: Sequence[str],
+    episodes_per_mesh: int = 4,
     params: dict[str, dict[str, float]] | None = None,
 ) -> list[Scenario]:
     """Episodes for training data: each draws its fault uniformly from ``[None, *faults]`` and
-    its onset from ``[steps // 10, steps // 3)``, all on one mesh (as ``iter_episodes``)."""
-    children = np.random.SeedSequence([seed, 1_000_003]).spawn(episodes + 2)
-    mesh_seed = int(children[0].generate_state(1)[0])
-    pick = np.random.default_rng(children[1])
+    its onset from ``[steps // 10, steps // 3)``; every ``episodes_per_mesh`` episodes share one
+    simulated mesh (its constants: capacities, fan-outs), so the data span many meshes."""
+    children = np.random.SeedSequence([seed, 1_000_003]).spawn(2 * episodes + 1)
+    ints = [int(c.generate_state(1)[0]) for c in children]
+    pick = np.random.default_rng(ints[0])
     options: list[str | None] = [None, *faults]
     out = []
     for e in range(episodes):
         fault = options[int(pick.integers(len(options)))]
         onset = int(pick.integers(steps // 10, max(steps // 3, steps // 10 + 1)))
+        mesh_seed = ints[1 + 2 * (e // max(1, episodes_per_mesh))]
         p = dict((params or {}).get(fault or "", {}))
-        out.append(Scenario(fault, int(children[e + 2].generate_state(1)[0]), mesh_seed, steps, onset, p))
+        out.append(Scenario(fault, ints[2 + 2 * e], mesh_seed, steps, onset, p))
     return out
 
 

@@ -133,6 +133,10 @@ class MeshState(BaseModel):
         missing = [s for s in graph.services if s not in self.services]
         if missing:
             raise StateError(f"state lacks services of graph {graph.name!r}: {missing[:5]}")
+        foreign = [n for n, s in self.services.items() if not isinstance(s, ServiceState)]
+        if foreign:  # only a state built without validation (model_construct) can get here
+            kind = type(self.services[foreign[0]]).__name__
+            raise StateError(f"services {foreign[:5]} hold a {kind}, expected a ServiceState")
         return self
 
 

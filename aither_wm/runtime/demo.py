@@ -46,10 +46,10 @@ from aither_wm.control.controller import (
     ControllerConfig,
     PickPolicy,
 )
-from aither_wm.control.guard import GuardConfig, SafetyGuard
+from aither_wm.control.guard import GuardConfig
 from aither_wm.control.policies import ReactivePolicy
+from aither_wm.eval.episodes import Scenario, SlotExecutor, controller_policy, guarded_policy, play
 from aither_wm.graph.schema import ServiceGraph, load_graph
-from aither_wm.graph.state import Action, MeshState
 from aither_wm.runtime.host import RuntimeConfig
 from aither_wm.runtime.plugin import AitherPlugin, PlannerSpec, PluginConfig
 
@@ -200,7 +200,7 @@ def run_demo(
         settings: sizes (default QUICK or FULL).
     """
     from aither_wm.sim import MeshSimulator
-    from aither_wm.sim.scenarios import episode_seeds, generate_transitions, run_on_simulator
+    from aither_wm.sim.scenarios import episode_seeds, generate_transitions
     from aither_wm.sim.slo import score_episode
 
     started = time.perf_counter()
@@ -271,7 +271,7 @@ def run_demo(
         # 3. episodes ---------------------------------------------------------------------------
         t = time.perf_counter()
         dispatcher = plugin.dispatcher()
-        slots = {mode: _SlotExecutor() for mode in ("cem", "mcts", "autoheal")}
+        slots = {mode: SlotExecutor() for mode in ("cem", "mcts", "autoheal")}
         controllers = {
             mode: AutohealController(
                 graph,
@@ -297,19 +297,13 @@ def run_demo(
             for mode in MODES:
                 sim = MeshSimulator(graph, seed=mesh_seed)
                 if mode == "baseline":
-                    policy = _baseline_policy(graph, s.guard, sim)
+                    policy = guarded_policy(ReactivePolicy(), graph, s.guard, sim)
                 else:
                     ctl = controllers[mode]
                     ctl.reset_episode()
-                    policy = _controller_policy(ctl, slots[mode], sim, decisions[mode])
-                ep = run_on_simulator(
-                    sim,
-                    seed=ep_seeds[e],
-                    fault=fault,
-                    steps=s.episode_steps,
-                    policy=policy,
-                    onset_step=s.onset_step,
-                )
+                    policy = controller_policy(ctl, slots[mode], sim, decisions[mode])
+                scenario = Scenario(fault, ep_seeds[e], mesh_seed, s.episode_steps, s.onset_step)
+                ep = play(sim, scenario, policy)
                 score = score_episode(
                     ep.slo,
                     step_seconds=sim.config.step_seconds,
@@ -367,49 +361,6 @@ def _save_published(
         "graphs": [graph.name],
     }
     save_checkpoint(wm, path, version=version, meta=meta)
-
-
-class _SlotExecutor:
-    """Holds the action the controller executed this step; the episode runner applies it."""
-
-    def __init__(self) -> None:
-        self.action: Action | None = None
-
-    def execute(self, action: Action) -> None:
-        self.action = action
-
-
-def _valid_on(sim: Any, action: Action) -> Action:
-    """The action if the platform accepts it now, else a no-op (what a real platform refuses)."""
-    return action if sim.action_mask()[sim.action_space.index(action)] else Action.noop()
-
-
-def _controller_policy(
-    ctl: AutohealController, slot: _SlotExecutor, sim: Any, log: list[ControlDecision]
-) -> Callable[..., Action]:
-    def policy(state: MeshState, space: Any) -> Action:
-        slot.action = None
-        decision = ctl.decide(state)
-        log.append(decision)
-        return (
-            _valid_on(sim, slot.action)
-            if decision.executed and slot.action is not None
-            else Action.noop()
-        )
-
-    return policy
-
-
-def _baseline_policy(
-    graph: ServiceGraph, guard_config: GuardConfig, sim: Any
-) -> Callable[..., Action]:
-    rules, guard = ReactivePolicy(), SafetyGuard(guard_config, num_services=graph.num_services)
-
-    def policy(state: MeshState, space: Any) -> Action:
-        action = rules.decide(graph, state)
-        return _valid_on(sim, action) if guard.admit(action, state.step).allowed else Action.noop()
-
-    return policy
 
 
 def _mode_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

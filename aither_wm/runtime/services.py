@@ -71,10 +71,13 @@ class TrainerSettings(FrozenConfig):
     """Refuse to train on fewer transitions than this."""
     model_seed: int = 0
     """Seed of the initial weights when there is no checkpoint."""
+    use_gate: bool = True
+    """Publish a retrained model only if it passes the regression gate (below)."""
     gate_tolerance: float = Field(default=0.02, ge=0.0)
     """Regression gate: a retrained model is published only if its held-out error ratio (vs
     "nothing changes") is at most the published model's ratio + this, on the same held-out slice,
-    and it has not collapsed. The first trained version (over untrained weights) always passes."""
+    and it has not collapsed. The first trained version (over untrained weights, which are never
+    used) passes unless it is non-finite; its collapse test is reported."""
 
 
 class TrainerService:
@@ -245,15 +248,18 @@ class TrainerService:
 
     def _gate(self, candidate: WorldModel, cand_eval: Any, held: TransitionDataset | None) -> dict[str, Any]:
         """The regression gate (see ``TrainerSettings.gate_tolerance``)."""
+        if not self.settings.use_gate:
+            return {"passed": True, "reason": "gate off (use_gate=False)"}
         if cand_eval is None or held is None:
             return {"passed": True, "reason": "no held-out slice (too few transitions)"}
         new = {"ratio": cand_eval.ratio, "latent_var": cand_eval.latent_var, "effective_rank": cand_eval.effective_rank}
         if not all(math.isfinite(v) for v in new.values()):
             return {"passed": False, "reason": "candidate produced non-finite values", "candidate": new}
-        if is_collapsed(cand_eval.effective_rank, cand_eval.latent_var):
+        collapsed = is_collapsed(cand_eval.effective_rank, cand_eval.latent_var)
+        if self.version == 0:  # nothing to compare with; untrained weights are never used anyway
+            return {"passed": True, "reason": "first trained version", "candidate": new, "collapsed": collapsed}
+        if collapsed:
             return {"passed": False, "reason": "candidate collapsed", "candidate": new}
-        if self.version == 0:
-            return {"passed": True, "reason": "first trained version", "candidate": new}
         prev = evaluate(self.model, held)
         old = {"ratio": prev.ratio, "latent_var": prev.latent_var, "effective_rank": prev.effective_rank}
         passed = cand_eval.ratio <= prev.ratio + self.settings.gate_tolerance

@@ -127,6 +127,7 @@ def test_trainer_weights_reach_planners_with_their_version(tmp_path):
         train=TINY_TRAIN,
         checkpoint_path=str(tmp_path / "wm.pt"),
         transitions_log=str(tmp_path / "trainer.jsonl"),
+        use_gate=False,  # this test is about how versions travel; the gate has its own test
     )
     trainer = start_trainer(RT, settings, graphs)
     assert ray.get(trainer.ingest.remote(toy_transitions(g, steps=150, seed=0)), timeout=60) == 150
