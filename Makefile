@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: install test demo lint bench
+.PHONY: install test demo lint bench system-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,16 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-test: install
+# The live-mesh tests run a real Redis and a real Prometheus (Debian's packages).
+system-deps:
+	@if ! command -v redis-server >/dev/null || ! command -v prometheus >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server prometheus >/dev/null; \
+	  else echo "install redis-server and prometheus (e.g. sudo apt-get install redis-server prometheus)"; exit 1; fi; \
+	fi
+
+test: install system-deps
 	$(PY) -m pytest
 
 demo: install
