@@ -230,9 +230,22 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
         _emit(args, run_reliability_bench())
     elif what == "autoheal":
-        from aither_wm.bench.autoheal import run_autoheal_bench
+        from aither_wm.bench.autoheal import format_autoheal, run_autoheal_bench
 
-        _emit(args, run_autoheal_bench(Path(args.graph), seed=args.seed))
+        bars: dict[str, Any] = {}
+
+        def phase(name, info):  # type: ignore[no-untyped-def]
+            if "total" in info:
+                b = bars.setdefault(name, _bar(info["total"], name))
+                b.update(info["n"] - b.n)
+            else:
+                _err(f"[autoheal] {name}: " + ", ".join(f"{k}={v}" for k, v in info.items()))
+
+        result = run_autoheal_bench(Path(args.graph), seed=args.seed, seeds=args.seeds, episodes=args.episodes,
+                                    quick=args.quick, out_dir=args.out, checkpoint=args.checkpoint, progress=phase)  # fmt: skip
+        for b in bars.values():
+            b.close()
+        _emit(args, result, format_autoheal)
 
 
 def cmd_live(args: argparse.Namespace) -> None:
@@ -311,6 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--transitions-steps", type=int, default=3000)
     b.add_argument("--steps", type=int, default=300, help="training steps (ablation)")
     b.add_argument("--checkpoint", default=None)
+    b.add_argument("--episodes", type=int, default=None, help="episodes per fault type and seed (autoheal)")
+    b.add_argument("--seeds", type=int, default=None, help="seeds, the replicates of the intervals (autoheal)")
+    b.add_argument("--out", default=None, help="folder for report.json, report.md and plots (autoheal)")
+    b.add_argument("--quick", action="store_true", help="the small run, a few minutes (autoheal)")
     b.set_defaults(fn=cmd_bench)
 
     tu = sub.add_parser("tune", help="tune the world model's hyperparameter")

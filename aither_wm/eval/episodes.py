@@ -31,6 +31,7 @@ from aither_wm.control.controller import AutohealController, ControlDecision
 from aither_wm.control.guard import GuardConfig, SafetyGuard
 from aither_wm.control.policies import Policy as RulePolicy
 from aither_wm.errors import ConfigError
+from aither_wm.eval.metrics import EpisodeRecord
 from aither_wm.graph.actions import ActionSpace
 from aither_wm.graph.schema import ServiceGraph
 from aither_wm.graph.state import Action, MeshState
@@ -38,8 +39,6 @@ from aither_wm.sim.config import SimConfig
 from aither_wm.sim.faults import FAULTS, Fault, pick_fault
 from aither_wm.sim.mesh import MeshSimulator
 from aither_wm.sim.scenarios import Episode, run_on_simulator
-
-from aither_wm.eval.metrics import EpisodeRecord
 
 __all__ = [
     "EpisodePolicy",

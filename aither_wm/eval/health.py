@@ -26,7 +26,14 @@ from torch import nn
 from aither_wm.errors import ShapeError
 from aither_wm.planning.objective import PlanObjective
 
-__all__ = ["HealthHead", "HealthObjective", "HealthProbe", "fit_health_head", "fit_probe"]
+__all__ = [
+    "HealthHead",
+    "HealthObjective",
+    "HealthProbe",
+    "fit_health_head",
+    "fit_probe",
+    "target_prior_costs",
+]
 
 NUM_CLASSES = 3
 
@@ -38,7 +45,9 @@ def _standardise(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _lbfgs(module: nn.Module, loss_fn: Any, steps: int) -> None:
-    opt = torch.optim.LBFGS(module.parameters(), lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        module.parameters(), lr=1.0, max_iter=steps, line_search_fn="strong_wolfe"
+    )
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
@@ -77,21 +86,29 @@ class HealthProbe(nn.Module):
         Shape: z [T, D]; health [T, N] long in {0, 1, 2}.
         """
         pred, y = self.predict(z), health.long()
-        recalls = [float((pred[y == c] == c).float().mean()) for c in range(NUM_CLASSES) if (y == c).any()]
+        recalls = [
+            float((pred[y == c] == c).float().mean()) for c in range(NUM_CLASSES) if (y == c).any()
+        ]
         bad = y > 0
         return {
             "n": int(y.numel()),
             "accuracy": float((pred == y).float().mean()),
             "majority_accuracy": float((y == 0).float().mean()),
             "balanced_accuracy": sum(recalls) / len(recalls),
-            "unhealthy_recall": float((pred[bad] > 0).float().mean()) if bad.any() else float("nan"),
+            "unhealthy_recall": float((pred[bad] > 0).float().mean())
+            if bad.any()
+            else float("nan"),
         }
 
 
-def fit_probe(z: torch.Tensor, health: torch.Tensor, *, l2: float = 1e-3, steps: int = 200) -> HealthProbe:
+def fit_probe(
+    z: torch.Tensor, health: torch.Tensor, *, l2: float = 1e-3, steps: int = 200
+) -> HealthProbe:
     """Fit a :class:`HealthProbe`. Shape: z [T, D] float; health [T, N] long in {0, 1, 2}."""
     if z.ndim != 2 or health.ndim != 2 or z.shape[0] != health.shape[0]:
-        raise ShapeError(f"expected z [T, D] and health [T, N], got {tuple(z.shape)} and {tuple(health.shape)}")
+        raise ShapeError(
+            f"expected z [T, D] and health [T, N], got {tuple(z.shape)} and {tuple(health.shape)}"
+        )
     T, D = z.shape
     N = health.shape[1]
     probe = HealthProbe(D, N)
@@ -114,13 +131,20 @@ def fit_probe(z: torch.Tensor, health: torch.Tensor, *, l2: float = 1e-3, steps:
 
 
 class HealthHead(nn.Module):
-    """z [..., D] -> (P(SLO violated) [...], fraction of services not healthy [...])."""
+    """Linear read-outs of health.
 
-    def __init__(self, latent_dim: int) -> None:
+    * from the latent: z [..., D] -> logits [..., 2] (P(SLO violated), fraction of services not
+      healthy);
+    * optionally per service (``service_dim``): the encoder's service embeddings [..., N, d] ->
+      P(that service is not healthy) [..., N]; graph-agnostic, like the embeddings.
+    """
+
+    def __init__(self, latent_dim: int, service_dim: int | None = None) -> None:
         super().__init__()
         self.linear = nn.Linear(latent_dim, 2)
         self.register_buffer("mu", torch.zeros(latent_dim))
         self.register_buffer("sd", torch.ones(latent_dim))
+        self.service = nn.Linear(service_dim, 1) if service_dim else None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Logits. Shape: [..., D] -> [..., 2] (SLO, unhealthy fraction)."""
@@ -130,25 +154,40 @@ class HealthHead(nn.Module):
         p = torch.sigmoid(self(z))  # [..., 2]
         return p[..., 0], p[..., 1]
 
+    def service_logits(self, services: torch.Tensor) -> torch.Tensor:
+        """Shape: [..., N, d] -> [..., N]."""
+        if self.service is None:
+            raise ShapeError("this HealthHead has no per-service read-out (service_dim=None)")
+        return self.service(services).squeeze(-1)
+
+    def service_probabilities(self, services: torch.Tensor) -> torch.Tensor:
+        """P(service not healthy). Shape: [..., N, d] -> [..., N]."""
+        return torch.sigmoid(self.service_logits(services))
+
 
 def fit_health_head(
     z: torch.Tensor,
     violated: torch.Tensor,
     unhealthy_fraction: torch.Tensor,
     *,
+    services: torch.Tensor | None = None,
+    unhealthy: torch.Tensor | None = None,
     l2: float = 1e-3,
     steps: int = 200,
 ) -> HealthHead:
-    """Fit a :class:`HealthHead` by logistic regression (the fraction as a soft label).
+    """Fit a :class:`HealthHead` on frozen latents by logistic regression (the fraction as a soft
+    label); with ``services`` and ``unhealthy`` also its per-service read-out.
 
-    Shape: z [T, D]; violated [T] bool; unhealthy_fraction [T] float in [0, 1].
+    Shape: z [T, D]; violated [T] bool; unhealthy_fraction [T] in [0, 1]; services [T, N, d];
+    unhealthy [T, N] bool.
     """
     if z.ndim != 2 or violated.shape != z.shape[:1] or unhealthy_fraction.shape != z.shape[:1]:
         raise ShapeError(
             f"expected z [T, D], violated [T], unhealthy_fraction [T], got {tuple(z.shape)}, "
             f"{tuple(violated.shape)}, {tuple(unhealthy_fraction.shape)}"
         )
-    head = HealthHead(z.shape[1])
+    with_services = services is not None and unhealthy is not None
+    head = HealthHead(z.shape[1], services.shape[-1] if with_services else None)  # type: ignore[union-attr]
     zf = z.float()
     mu, sd = _standardise(zf)
     head.mu.copy_(mu)
@@ -156,12 +195,45 @@ def fit_health_head(
     target = torch.stack([violated.float(), unhealthy_fraction.float()], dim=-1)  # [T, 2]
 
     def loss() -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(head(zf), target) + l2 * head.linear.weight.square().sum()
+        out = (
+            F.binary_cross_entropy_with_logits(head(zf), target)
+            + l2 * head.linear.weight.square().sum()
+        )
+        if with_services:
+            assert head.service is not None and services is not None and unhealthy is not None
+            out = (
+                out
+                + F.binary_cross_entropy_with_logits(
+                    head.service_logits(services.float()), unhealthy.float()
+                )
+                + l2 * head.service.weight.square().sum()
+            )
+        return out
 
-    nn.init.zeros_(head.linear.weight)
-    nn.init.zeros_(head.linear.bias)
+    for p in head.parameters():
+        nn.init.zeros_(p)
     _lbfgs(head, loss, steps)
     return head.eval().requires_grad_(False)
+
+
+def target_prior_costs(
+    costs: torch.Tensor, target_ids: torch.Tensor, p_unhealthy: torch.Tensor, weight: float
+) -> torch.Tensor:
+    """Action costs plus ``weight x P(target looks healthy)``: acting on a service the per-service
+    read-out finds healthy costs up to ``weight`` more (no-op, target -1, costs nothing more).
+
+    A prior over targets, as a policy prior focuses MuZero's search: with ~100 actions and a noisy
+    model, the best-looking of many useless actions otherwise wins (the optimiser's curse).
+
+    Shape: costs [K]; target_ids [K] long (-1 for no-op); p_unhealthy [N]; returns [K].
+    """
+    if costs.shape != target_ids.shape or p_unhealthy.ndim != 1:
+        raise ShapeError(
+            f"expected costs [K], target_ids [K], p_unhealthy [N], got {tuple(costs.shape)}, "
+            f"{tuple(target_ids.shape)}, {tuple(p_unhealthy.shape)}"
+        )
+    healthy = 1.0 - p_unhealthy.to(costs.dtype)[target_ids.clamp_min(0)]  # [K]
+    return costs + weight * torch.where(target_ids >= 0, healthy, torch.zeros_like(healthy))
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,11 +10,14 @@ features 82 %), and a remedy's benefit in this simulator shows 3-5 steps after t
     L = mean_k ||z_hat_k - sg(z_k)||^2                 k = 1..K, z_hat_k = f(z_hat_{k-1}, a_{k-1})
         + lambda * SIGReg(z_0, z_1)
         + alpha * BCE(head(z_0, z_1, z_hat_1..K), [SLO violated, unhealthy fraction])
+        + alpha * BCE(service_head(services of s_0, s_1), each service not healthy)
 
 z_0 and z_1 are encoded with gradients (the one-step JEPA term of ``train.fit``); z_2..z_K are
 encoded without (targets only; cheaper). The rollout conditions every step on the first state's
 service embeddings, as a planner's bound dynamics does. The head (:class:`HealthHead`) is what
-:class:`~aither_wm.eval.health.HealthObjective` scores rollouts with (like TD-MPC2's reward head).
+:class:`~aither_wm.eval.health.HealthObjective` scores rollouts with (like TD-MPC2's reward head);
+its per-service read-out shapes the service embeddings every action is embedded from, and gives
+the planners a prior over targets (:func:`~aither_wm.eval.health.target_prior_costs`).
 
 Glossary: B windows, K rollout steps, N services, F features, D latent.
 """
@@ -32,14 +35,13 @@ from pydantic import Field
 
 from aither_wm.config import FrozenConfig, TrainConfig
 from aither_wm.errors import StateError
+from aither_wm.eval.data import LabelledEpisode
+from aither_wm.eval.health import HealthHead
 from aither_wm.graph.features import GraphBatch
 from aither_wm.graph.schema import ServiceGraph
 from aither_wm.models.world_model import WorldModel
 from aither_wm.train.dataset import GraphTransitions
 from aither_wm.train.loss import make_regularizer
-
-from aither_wm.eval.data import LabelledEpisode
-from aither_wm.eval.health import HealthHead
 
 __all__ = ["HealthFitConfig", "HealthFitReport", "RolloutData", "fit_health_model"]
 
@@ -81,12 +83,14 @@ class RolloutData:
             included. [R, 2] float
         rows: label row of each transition's state. [T] long
         starts: transitions where a window of K steps fits inside its episode. [W] long
+        unhealthy: each state's services that are not healthy. [R, N] float
     """
 
     part: GraphTransitions
     labels: torch.Tensor
     rows: torch.Tensor
     starts: torch.Tensor
+    unhealthy: torch.Tensor
 
     @staticmethod
     def build(graph: ServiceGraph, episodes: Sequence[LabelledEpisode], k: int) -> RolloutData:
@@ -94,15 +98,19 @@ class RolloutData:
         if not eps:
             raise StateError(f"no episode of {graph.name!r} has {k} steps for a rollout window")
         part = GraphTransitions.build(graph, [t for e in eps for t in e.transitions])
-        labels, rows, starts, off, ti = [], [], [], 0, 0
+        labels, rows, starts, unhealthy, off, ti = [], [], [], [], 0, 0
         for e in eps:
             T = len(e.transitions)
-            bad = torch.as_tensor(e.health > 0, dtype=torch.float32).mean(1)  # [T + 1]
+            bad_services = torch.as_tensor(e.health > 0, dtype=torch.float32)  # [T + 1, N]
+            unhealthy.append(bad_services)
+            bad = bad_services.mean(1)  # [T + 1]
             labels.append(torch.stack([torch.as_tensor(e.violated, dtype=torch.float32), bad], 1))
             rows += [off + t for t in range(T)]
             starts += [ti + t for t in range(T - k + 1)]
             off, ti = off + T + 1, ti + T
-        return RolloutData(part, torch.cat(labels), torch.tensor(rows), torch.tensor(starts))
+        return RolloutData(
+            part, torch.cat(labels), torch.tensor(rows), torch.tensor(starts), torch.cat(unhealthy)
+        )
 
 
 @dataclass
@@ -155,7 +163,7 @@ def fit_health_model(
     K = cfg.rollout_steps
     data = [RolloutData.build(g, eps, K) for g, eps in episodes.items()]
     sizes = torch.tensor([float(d.starts.numel()) for d in data])
-    head = HealthHead(model.latent_dim)
+    head = HealthHead(model.latent_dim, model.config.encoder.d_model)
     regularizer = make_regularizer(TrainConfig(num_slices=cfg.num_slices, seed=cfg.seed))
     params = [*model.parameters(), *head.parameters()]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -190,10 +198,12 @@ def fit_health_model(
         pred = F.mse_loss(z_pred, target)
         reg = 0.5 * (regularizer(z0) + regularizer(z1))
         lab = d.labels[d.rows[s0][:, None] + torch.arange(K + 1)[None, :]]  # [B, K + 1, 2]
-        head_loss = 0.5 * (
+        bad = d.unhealthy[torch.cat([d.rows[s0], d.rows[s0] + 1])]  # [2B, N]
+        head_loss = (
             F.binary_cross_entropy_with_logits(head(torch.stack([z0, z1], 1)), lab[:, :2])
             + F.binary_cross_entropy_with_logits(head(z_pred), lab[:, 1:])
-        )
+            + F.binary_cross_entropy_with_logits(head.service_logits(e01.services), bad)
+        ) / 3
         total = pred + cfg.lam * reg + cfg.head_weight * head_loss
         opt.zero_grad(set_to_none=True)
         total.backward()
@@ -207,6 +217,9 @@ def fit_health_model(
     model.eval()
     head.eval().requires_grad_(False)
     tail = history[-max(1, len(history) // 10) :]
-    final = {k: sum(r[i] for r in tail) / len(tail) for i, k in enumerate(("total", "pred", "reg", "head"))}
+    final = {
+        k: sum(r[i] for r in tail) / len(tail)
+        for i, k in enumerate(("total", "pred", "reg", "head"))
+    }
     report = HealthFitReport(cfg.steps, seconds, int(sizes.sum()), final, history)
     return head, report

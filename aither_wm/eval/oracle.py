@@ -19,11 +19,10 @@ from typing import Literal
 
 import numpy as np
 
+from aither_wm.eval.episodes import StepPolicy
 from aither_wm.graph.actions import ActionSpace
 from aither_wm.graph.state import Action, MeshState
 from aither_wm.sim.mesh import MeshSimulator
-
-from aither_wm.eval.episodes import StepPolicy
 
 __all__ = ["OraclePolicy", "oracle_cost"]
 
@@ -45,9 +44,8 @@ class OraclePolicy:
         horizon: steps simulated per candidate.
         candidates: ``"remedy"`` (actions on faulted or unhealthy services) or ``"all"``.
         tie_margin: an action must beat no-op's cost by more than this.
+        name: the policy's name in reports.
     """
-
-    name = "oracle"
 
     def __init__(
         self,
@@ -55,7 +53,9 @@ class OraclePolicy:
         horizon: int = 8,
         candidates: Literal["remedy", "all"] = "remedy",
         tie_margin: float = 1e-6,
+        name: str = "oracle",
     ) -> None:
+        self.name = name
         self.horizon = horizon
         self.candidates = candidates
         self.tie_margin = tie_margin

@@ -63,11 +63,20 @@ def _overall(out: Path, summary: Mapping[str, Any]) -> str:
     for ax, metric, label in zip(
         axes,
         ("slo_violation_minutes", "wrong_or_harmful_actions", "fault_free_actions"),
-        ("SLO-violation min / episode", "wrong or harmful actions / episode", "actions / fault-free ep."),
+        (
+            "SLO-violation min / episode",
+            "wrong or harmful actions / episode",
+            "actions / fault-free ep.",
+        ),
         strict=True,
     ):
         vals = [_err(pol[n].get(metric)) for n in names]
-        ax.bar(names, [v[0] for v in vals], yerr=[[v[1] for v in vals], [v[2] for v in vals]], capsize=3)
+        ax.bar(
+            names,
+            [v[0] for v in vals],
+            yerr=[[v[1] for v in vals], [v[2] for v in vals]],
+            capsize=3,
+        )
         ax.set_title(label, fontsize=10)
         ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
@@ -135,13 +144,17 @@ def plot_report(
     """Write the plots into ``out``; returns the file names."""
     out.mkdir(parents=True, exist_ok=True)
     files = [
-        _slo_by_fault(out, summary, "slo_by_fault.png", "SLO violation per fault type (95 % CI over seeds)"),
+        _slo_by_fault(
+            out, summary, "slo_by_fault.png", "SLO violation per fault type (95 % CI over seeds)"
+        ),
         _overall(out, summary),
         _lead_times(out, summary["lead_times_s"]),
         _latency(out, decision_ms),
     ]
     for key, s in (extra_summaries or {}).items():
-        files.append(_slo_by_fault(out, s, f"slo_by_fault_{key}.png", f"SLO violation per fault type: {key}"))
+        files.append(
+            _slo_by_fault(out, s, f"slo_by_fault_{key}.png", f"SLO violation per fault type: {key}")
+        )
     if rollout_brier:
         files.append(_calibration(out, rollout_brier))
     return files

@@ -23,11 +23,6 @@ from aither_wm.control.controller import AutohealController, ControlDecision, Co
 from aither_wm.control.guard import GuardConfig, SafetyGuard
 from aither_wm.control.planners import LocalDispatcher, PlannerService
 from aither_wm.control.policies import ReactivePolicy
-from aither_wm.graph.actions import ActionSpace
-from aither_wm.graph.schema import ServiceGraph
-from aither_wm.graph.state import Action, MeshState
-from aither_wm.sim.mesh import MeshSimulator
-
 from aither_wm.eval.episodes import (
     SlotExecutor,
     StepPolicy,
@@ -35,6 +30,10 @@ from aither_wm.eval.episodes import (
     guarded_policy,
     valid_on,
 )
+from aither_wm.graph.actions import ActionSpace
+from aither_wm.graph.schema import ServiceGraph
+from aither_wm.graph.state import Action, MeshState
+from aither_wm.sim.mesh import MeshSimulator
 
 __all__ = [
     "BENCH_GUARD",
@@ -72,7 +71,9 @@ class RandomEpisodePolicy:
                 return Action.noop()
             valid = np.flatnonzero(sim.action_mask()[1:]) + 1
             action = sim.action_space.action(int(valid[rng.integers(valid.size)]))
-            return valid_on(sim, action) if guard.admit(action, state.step).allowed else Action.noop()
+            return (
+                valid_on(sim, action) if guard.admit(action, state.step).allowed else Action.noop()
+            )
 
         return policy
 

@@ -33,6 +33,8 @@ class Decision:
         mask: valid flat actions. Shape: [K] bool.
         type_ids: action type of each flat action. Shape: [K] long.
         space: the action space (index <-> Action).
+        services: per-service embeddings of the current state (for per-service read-outs).
+            Shape: [N, d].
     """
 
     dynamics: BoundDynamics
@@ -41,6 +43,7 @@ class Decision:
     mask: torch.Tensor
     type_ids: torch.Tensor
     space: ActionSpace
+    services: torch.Tensor | None = None
 
 
 class MeshWorldModel:
@@ -72,4 +75,4 @@ class MeshWorldModel:
         enc = self.encode(graph, [state, healthy_version(state)])
         types = space.type_ids()
         dyn = self.model.bind(enc.services[0], types, space.target_ids())
-        return Decision(dynamics=dyn, z0=enc.z[0], goal=enc.z[1], mask=space.mask(state), type_ids=types, space=space)
+        return Decision(dynamics=dyn, z0=enc.z[0], goal=enc.z[1], mask=space.mask(state), type_ids=types, space=space, services=enc.services[0])

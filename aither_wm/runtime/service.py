@@ -38,6 +38,10 @@ from aither_wm.runtime.plugin import AitherPlugin, PluginConfig
 
 __all__ = ["ServiceConfig", "load_service_config", "run_service"]
 
+#: Consecutive failed ticks (controller actor restarting, its node lost) before the service
+#: gives up; a single failure is logged and the next tick tried.
+MAX_FAILED_TICKS = 20
+
 log = logging.getLogger(__name__)
 
 
@@ -174,9 +178,21 @@ def run_service(
         trained_once = False
         retry_at = 0.0
         need = max(cfg.min_transitions, plugin.trainer_settings().min_transitions)
+        failed_ticks = 0
+        summary["failed_ticks"] = 0
         while not stop.is_set():
             t0 = time.monotonic()
-            record = ray.get(ctl.tick.remote(), timeout=tick_timeout_s)
+            try:
+                record = ray.get(ctl.tick.remote(), timeout=tick_timeout_s)
+                failed_ticks = 0
+            except ray.exceptions.RayError as e:  # restarting actor, lost node, a refused state
+                failed_ticks += 1
+                summary["failed_ticks"] += 1
+                log.warning("tick failed (%d in a row): %s", failed_ticks, _one_line(e))
+                if failed_ticks >= MAX_FAILED_TICKS:
+                    raise
+                stop.wait(max(1.0, cfg.interval_s))
+                continue
             summary["ticks"] += 1
             summary["executed"] += int(record["executed"])
             summary["fallbacks"] += int(record["chosen"] == "fallback")
@@ -207,12 +223,16 @@ def run_service(
                 train_ref = None
             due = time.monotonic() - last_train >= cfg.retrain_every_s
             if train_ref is None and (due or not trained_once) and time.monotonic() >= retry_at:
-                health = ray.get(plugin.trainer.health.remote(), timeout=30)
-                trained_once = trained_once or health["version"] > 0
-                if health["transitions"] >= need and (due or not trained_once):
-                    ray.get(ctl.flush.remote(), timeout=30)
-                    train_ref = plugin.trainer.train.remote(cfg.train_steps)
-                    last_train = time.monotonic()
+                try:
+                    health = ray.get(plugin.trainer.health.remote(), timeout=30)
+                    trained_once = trained_once or health["version"] > 0
+                    if health["transitions"] >= need and (due or not trained_once):
+                        ray.get(ctl.flush.remote(), timeout=30)
+                        train_ref = plugin.trainer.train.remote(cfg.train_steps)
+                        last_train = time.monotonic()
+                except ray.exceptions.RayError as e:  # the trainer (or controller) restarting
+                    log.warning("training not started: %s", _one_line(e))
+                    retry_at = time.monotonic() + min(cfg.retrain_every_s, 10.0)
             if cfg.max_ticks is not None and summary["ticks"] >= cfg.max_ticks:
                 break
             stop.wait(max(0.0, cfg.interval_s - (time.monotonic() - t0)))

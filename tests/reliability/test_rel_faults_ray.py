@@ -18,14 +18,17 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import ray
-from rel_helpers import RT, first_party_site
+from rel_helpers import ROOT, RT, first_party_site
 
 from aither_wm.bench.reliability import (
+    CEM_SMALL,
+    TINY,
     bench_graph,
     event_storm,
     plan_load,
@@ -40,6 +43,9 @@ from aither_wm.runtime import ControllerActor, LoopSpec, RayHost, actor_name, st
 from aither_wm.runtime.manifest import FIRST_PARTY_ENTRY_POINTS
 
 RAY_RUNTIME_ENV = {"env_vars": {"PYTHONPATH": first_party_site()}}
+#: Scheduling noise allowed past the deadline on a 2-core machine shared with other jobs (the
+#: bench uses 150 ms; the decision's own wait is capped at the deadline by the dispatcher).
+SLACK_MS = 400.0
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 
@@ -96,7 +102,7 @@ def test_controller_actor_streams_through_a_trainer_crash_without_loss(tmp_path)
 
 
 def test_planner_killed_or_hung_decisions_stay_within_the_deadline():
-    killed, hung, both = planner_faults(RT, deadline_ms=400)
+    killed, hung, both = planner_faults(RT, deadline_ms=400, slack_ms=SLACK_MS)
     print(f"\n{killed}\n{hung}\n{both}")
     assert killed["answered_by"] == "mcts"  # the other planner, at once
     assert hung["answered_by"] == "cem" and hung["hung_status"] == ["timeout", "busy", "busy"]
@@ -111,7 +117,14 @@ def test_concurrent_plans_answered_and_an_event_storm_shed_within_the_deadline(t
     try:
         rows = plan_load(RT, callers=(1, 8), requests=16, planners=pair)
         storm = event_storm(
-            RT, tmp_path, unique=8, copies=6, threads=6, deadline_ms=800, planners=pair
+            RT,
+            tmp_path,
+            unique=8,
+            copies=6,
+            threads=6,
+            deadline_ms=800,
+            slack_ms=SLACK_MS,
+            planners=pair,
         )
     finally:
         for p in pair.values():
@@ -157,3 +170,53 @@ def test_a_started_session_uses_tokens_and_refuses_a_wrong_one():
         out[name] = run.stdout.strip().splitlines()[-1]
     assert out["wrong"] == "REFUSED AuthenticationError", out
     assert out["right"] == "ADMITTED", out  # the probe itself works
+
+
+def test_run_service_survives_its_controller_actor_being_sigkilled(tmp_path):
+    """``aither-wm run``'s loop: a tick that fails because the controller actor died (or its
+    node went) is logged and the next tick tried on the restarted actor; the service goes on."""
+    from aither_wm.runtime import PlannerSpec, PluginConfig
+    from aither_wm.runtime.service import ServiceConfig, run_service
+
+    rt = RT.model_copy(update={"namespace": "aither_wm_rel_service"})
+    plugin = PluginConfig(
+        graph=str(ROOT / "graphs/online-boutique.json"),
+        runtime=rt,
+        model=TINY,
+        checkpoint=str(tmp_path / "wm.pt"),
+        trainer_transitions_log=str(tmp_path / "trainer.jsonl"),
+        planners={"cem": PlannerSpec(kind="cem", config=CEM_SMALL)},
+        poll_interval_s=None,
+    )
+    cfg = ServiceConfig(
+        plugin=plugin,
+        state_source={"name": "sim", "options": {"seed": 2}},
+        interval_s=0.0,
+        max_ticks=16,
+        min_transitions=100_000,  # no training: this test is about the loop
+        audit_log=str(tmp_path / "audit.jsonl"),
+        transitions_log=str(tmp_path / "transitions.jsonl"),
+        plugin_allow=tuple(FIRST_PARTY_ENTRY_POINTS),
+    )
+    killed = []
+
+    def killer():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                ctl = ray.get_actor(actor_name("controller"), namespace=rt.namespace)
+                health = ray.get(ctl.health.remote(), timeout=5)
+                if health["ticks"] >= 4:
+                    os.kill(health["pid"], signal.SIGKILL)
+                    killed.append(health["pid"])
+                    return
+            except Exception:
+                pass
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    summary = run_service(config=cfg)
+    thread.join(timeout=5)
+    print(f"\nticks {summary['ticks']}, failed ticks {summary['failed_ticks']}, killed {killed}")
+    assert killed and summary["ticks"] == 16 and summary["dry_run"] is True
