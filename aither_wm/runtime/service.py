@@ -194,17 +194,18 @@ def run_service(
                 stop.wait(max(1.0, cfg.interval_s))
                 continue
             summary["ticks"] += 1
-            summary["executed"] += int(record["executed"])
-            summary["fallbacks"] += int(record["chosen"] == "fallback")
-            log.info(
-                "step %s: %s %s (%s) guard=%s executed=%s",
-                record["step"],
-                record["chosen"],
-                record["action"],
-                record["reason"],
-                record["guard"]["allowed"],
-                record["executed"],
-            )
+            if not record.get("gated"):  # gated: an anomaly gate kept the planners asleep
+                summary["executed"] += int(record["executed"])
+                summary["fallbacks"] += int(record["chosen"] == "fallback")
+                log.info(
+                    "step %s: %s %s (%s) guard=%s executed=%s",
+                    record["step"],
+                    record["chosen"],
+                    record["action"],
+                    record["reason"],
+                    record["guard"]["allowed"],
+                    record["executed"],
+                )
             if train_ref is not None and ray.wait([train_ref], timeout=0)[0]:
                 try:
                     result = ray.get(train_ref, timeout=0)

@@ -72,21 +72,23 @@ def kill(*handles):
 
 
 def test_decision_latency_is_the_slower_planner_not_the_sum(record_property):
-    a = planner_actor("slow-a", partial(SlowPlanner, 0.4, **CEM_SMALL))
-    b = planner_actor("slow-b", partial(SlowPlanner, 0.4, **CEM_SMALL))
+    # 3 s planners: scheduling noise on a loaded 2-core machine (up to ~1 s seen) stays far
+    # below the 3 s that a sequential controller would add
+    a = planner_actor("slow-a", partial(SlowPlanner, 3.0, **CEM_SMALL))
+    b = planner_actor("slow-b", partial(SlowPlanner, 3.0, **CEM_SMALL))
     g = boutique()
     ctl = AutohealController(
         g,
         ActorDispatcher({"a": a, "b": b}),
         RecordingExecutor(),
-        config=ControllerConfig(deadline_ms=5000, preference=("a", "b")),
+        config=ControllerConfig(deadline_ms=20_000, preference=("a", "b")),
     )
     ray.get([a.health.remote(), b.health.remote()], timeout=60)
     ctl.decide(broken_state(g, 0))  # warm up
-    lat = [ctl.decide(broken_state(g, s)).latency_ms for s in range(1, 4)]
-    record_property("decision_ms_two_0.4s_planners", lat)
-    print(f"\ndecision latency with two 0.4 s planner actors: {[round(x) for x in lat]} ms")
-    assert all(400 <= x < 700 for x in lat), lat  # max(0.4, 0.4) + overhead, never 0.8 s
+    lat = [ctl.decide(broken_state(g, s)).latency_ms for s in range(1, 3)]
+    record_property("decision_ms_two_3s_planners", lat)
+    print(f"\ndecision latency with two 3 s planner actors: {[round(x) for x in lat]} ms")
+    assert all(3000 <= x < 5500 for x in lat), lat  # max(3, 3) + overhead, never the 6 s sum
     kill(a, b)
 
 
@@ -111,7 +113,7 @@ def test_raising_and_hanging_planner_actors_are_survived():
     for step, status in ((1, "timeout"), (2, "busy"), (3, "busy")):
         t0 = time.perf_counter()
         d = ctl.decide(broken_state(g, step))
-        assert time.perf_counter() - t0 < 0.7, step
+        assert time.perf_counter() - t0 < 3.0, step  # deadline 0.4 s; the planner hangs 20 s
         assert d.outcomes["mcts"].status == status and d.chosen == "cem"
     kill(hanging)  # a dead planner is an error, never a stall
     d = ctl.decide(broken_state(g, 4))
