@@ -1,10 +1,15 @@
 """The oracle: model-predictive control with the true simulator as the model (an upper bound).
 
 Each step it clones the simulator (state, faults and random generator: the clone sees exactly
-the noise the real episode will see), plays each candidate action followed by no-ops for
-``horizon`` steps, and keeps the action with the lowest cost::
+the noise the real episode will see), plays each candidate action followed, for ``horizon``
+steps in all, by each base policy (no-op, and the reactive runbook), and keeps the action with
+the lowest cost over its best continuation::
 
-    cost = sum_h [SLO violated at h] + sum_h (1 - availability at h) + action_cost(first action)
+    cost = sum_h [SLO violated at h] + sum_h (1 - availability at h) + sum of action costs
+
+A rollout on the reactive runbook is the classic rollout algorithm: the oracle is then at least
+as good as the runbook over the horizon (one scale-out may not absorb a strong spike; the runbook
+keeps scaling, a no-op continuation would not see it pay off).
 
 Ties go to no-op (evaluated first; another action must be better by more than ``tie_margin``).
 Candidates: every valid action on a service that an active fault acts on or that is truly
@@ -19,6 +24,7 @@ from typing import Literal
 
 import numpy as np
 
+from aither_wm.control.policies import ReactivePolicy
 from aither_wm.eval.episodes import StepPolicy
 from aither_wm.graph.actions import ActionSpace
 from aither_wm.graph.state import Action, MeshState
@@ -27,12 +33,23 @@ from aither_wm.sim.mesh import MeshSimulator
 __all__ = ["OraclePolicy", "oracle_cost"]
 
 
-def oracle_cost(sim: MeshSimulator, action: Action, horizon: int) -> float:
-    """Cost of ``action`` then ``horizon - 1`` no-ops on a clone of ``sim`` (see module doc)."""
+def oracle_cost(
+    sim: MeshSimulator, action: Action, horizon: int, base: ReactivePolicy | None = None
+) -> float:
+    """Cost of ``action`` then ``horizon - 1`` steps of ``base`` (None: no-ops) on a clone of
+    ``sim`` (see the module docstring)."""
     clone = sim.clone()
-    cost = sim.config.action_cost(action.type.value)
+    cost = 0.0
+    state = None
     for h in range(horizon):
-        r = clone.step(action if h == 0 else Action.noop())
+        a = action
+        if h > 0:
+            a = Action.noop() if base is None or state is None else base.decide(sim.graph, state)
+            if not clone.action_mask()[clone.action_space.index(a)]:
+                a = Action.noop()
+        cost += sim.config.action_cost(a.type.value)
+        r = clone.step(a)
+        state = r.state
         cost += float(r.slo.violated) + (1.0 - r.slo.availability)
     return cost
 
@@ -45,6 +62,7 @@ class OraclePolicy:
         candidates: ``"remedy"`` (actions on faulted or unhealthy services) or ``"all"``.
         tie_margin: an action must beat no-op's cost by more than this.
         name: the policy's name in reports.
+        use_reactive_rollout: also continue each candidate with the reactive runbook.
     """
 
     def __init__(
@@ -54,8 +72,12 @@ class OraclePolicy:
         candidates: Literal["remedy", "all"] = "remedy",
         tie_margin: float = 1e-6,
         name: str = "oracle",
+        use_reactive_rollout: bool = True,
     ) -> None:
         self.name = name
+        self.bases: tuple[ReactivePolicy | None, ...] = (
+            (None, ReactivePolicy()) if use_reactive_rollout else (None,)
+        )
         self.horizon = horizon
         self.candidates = candidates
         self.tie_margin = tie_margin
@@ -78,10 +100,14 @@ class OraclePolicy:
             cands = self._candidates(sim)
             if not cands:
                 return Action.noop()
-            best, best_cost = Action.noop(), oracle_cost(sim, Action.noop(), self.horizon)
+
+            def cost(action: Action) -> float:
+                return min(oracle_cost(sim, action, self.horizon, b) for b in self.bases)
+
+            best, best_cost = Action.noop(), cost(Action.noop())
             for k in cands:
                 action = sim.action_space.action(k)
-                c = oracle_cost(sim, action, self.horizon)
+                c = cost(action)
                 if c < best_cost - self.tie_margin:
                     best, best_cost = action, c
             return best
