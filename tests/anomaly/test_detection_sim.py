@@ -1,13 +1,18 @@
 """The detector on a trained world model and simulated traffic: quiet when nothing is wrong, and a
 memory leak flagged before its OOM kill."""
 
-import numpy as np
 import pytest
 import torch
 
 from aither_wm.anomaly import DetectorConfig, SurpriseDetector
 from aither_wm.bench.anomaly import world_model_scores
-from aither_wm.config import EncoderConfig, PredictorConfig, ProjectorConfig, TrainConfig, WorldModelConfig
+from aither_wm.config import (
+    EncoderConfig,
+    PredictorConfig,
+    ProjectorConfig,
+    TrainConfig,
+    WorldModelConfig,
+)
 from aither_wm.graph import Action, load_graph
 from aither_wm.models import MeshWorldModel, WorldModel
 from aither_wm.sim import MeshSimulator, make_fault

@@ -5,7 +5,13 @@ import random
 from control_helpers import CEM_SMALL, TINY, boutique, make_state
 
 from aither_wm.anomaly import DetectorConfig
-from aither_wm.control import AutohealController, ControllerConfig, LocalDispatcher, PlannerService, RecordingExecutor
+from aither_wm.control import (
+    AutohealController,
+    ControllerConfig,
+    LocalDispatcher,
+    PlannerService,
+    RecordingExecutor,
+)
 from aither_wm.control.gate import AnomalyGate
 from aither_wm.runtime.loop import ControlLoop
 
