@@ -468,6 +468,11 @@ def run_autoheal_bench(
         }
         if topo_quality is not None:
             quality["unseen_topology_model"] = topo_quality
+        if s.compare_demo:  # the "before": the demo's model, its goal objective, a linear head
+            quality["demo_model"] = model_quality(
+                demo_model, _head_on_frozen(demo_model, graph, train_eps), graph, train_eps, test_eps,
+                horizon=3, objectives={"goal": objectives["goal"]},
+            )  # fmt: skip
         wm_train = TrainConfig(steps=s.worldmodel_steps, seed=seed, batch_size=32, num_slices=64)
         quality["one_step_recipe"] = run_worldmodel_bench(
             Path(graph_path), seed=seed, seen=DEFAULT_SEEN, train_episodes=max(8, s.train_episodes // 5),
@@ -671,6 +676,10 @@ def format_autoheal(r: dict[str, Any]) -> str:
         hh = q["health_head"]
         out += [
             "",
+            f"original objective (distance to the goal latent) as an SLO-violation detector: AUC "
+            f"{q['goal_distance_slo_auc']:.3f}",
+            f"remedy ranking at faulted held-out states (rank percentile 0 = best; top-1; beats "
+            f"no-op): {json.dumps(q['remedy_ranking'])}",
             f"probe on predicted next latents: {json.dumps({k: round(v, 3) for k, v in q['probe']['predicted_next']['overall'].items()})}",
             f"health head: SLO AUC {hh['slo_auc']}, Brier {hh['slo_brier']} (base rate {hh['base_rate_brier']}); "
             f"Brier along open-loop rollouts (h = 0..): {hh['rollout_brier']}",

@@ -98,7 +98,8 @@ class Scenario:
         _, episode_seed = np.random.SeedSequence(self.seed).spawn(2)
         base = pick_fault(self.fault, graph, np.random.default_rng(episode_seed))
         try:
-            return dataclasses.replace(base, **self.params)
+            params: dict[str, Any] = dict(self.params)
+            return dataclasses.replace(base, **params)
         except TypeError as e:
             raise ConfigError(f"{self.fault}: bad parameters {sorted(self.params)} ({e})") from None
 

@@ -61,6 +61,9 @@ def _lbfgs(module: nn.Module, loss_fn: Any, steps: int) -> None:
 class HealthProbe(nn.Module):
     """Linear probe z [T, D] -> health logits [T, N, C] (inputs standardised with train stats)."""
 
+    mu: torch.Tensor
+    sd: torch.Tensor
+
     def __init__(self, latent_dim: int, num_services: int) -> None:
         super().__init__()
         self.num_services = num_services
@@ -138,6 +141,9 @@ class HealthHead(nn.Module):
     * optionally per service (``service_dim``): the encoder's service embeddings [..., N, d] ->
       P(that service is not healthy) [..., N]; graph-agnostic, like the embeddings.
     """
+
+    mu: torch.Tensor
+    sd: torch.Tensor
 
     def __init__(self, latent_dim: int, service_dim: int | None = None) -> None:
         super().__init__()

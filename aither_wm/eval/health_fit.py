@@ -39,7 +39,7 @@ from aither_wm.eval.data import LabelledEpisode
 from aither_wm.eval.health import HealthHead
 from aither_wm.graph.features import GraphBatch
 from aither_wm.graph.schema import ServiceGraph
-from aither_wm.models.world_model import WorldModel
+from aither_wm.models.world_model import Encoded, WorldModel
 from aither_wm.train.dataset import GraphTransitions
 from aither_wm.train.loss import make_regularizer
 
@@ -139,7 +139,7 @@ def _lr(step: int, cfg: HealthFitConfig) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, frac))))
 
 
-def _encode(model: WorldModel, part: GraphTransitions, x: torch.Tensor):  # type: ignore[no-untyped-def]
+def _encode(model: WorldModel, part: GraphTransitions, x: torch.Tensor) -> Encoded:
     B, N = x.shape[:2]
     rel = part.rel.unsqueeze(0).expand(B, N, N)  # [B, N, N] view
     return model.encode(GraphBatch(x, rel, torch.ones(B, N, dtype=torch.bool)))

@@ -10,7 +10,7 @@ from typing import Any
 __all__ = ["plot_report"]
 
 
-def _plt():  # type: ignore[no-untyped-def]
+def _plt() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -92,6 +92,7 @@ def _lead_times(out: Path, lead: Mapping[str, Sequence[float]]) -> str:
     if names:
         ax.boxplot([list(lead[n]) for n in names], tick_labels=names, showmeans=True)
     ax.axhline(0.0, color="grey", lw=0.8)
+    ax.tick_params(axis="x", rotation=30)
     ax.set_ylabel("first breach - first fixing action, s (> 0: fixed ahead)")
     ax.set_title("lead time of the first fix before the SLO breach")
     fig.tight_layout()

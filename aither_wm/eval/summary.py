@@ -84,12 +84,12 @@ def summarize(records: Sequence[EpisodeRecord], *, hold_steps: int = 4) -> dict[
         for p in policies:
             if p == "reactive":
                 continue
-            mine = _per_replicate(
+            ours = _per_replicate(
                 [(r.replicate, s) for r, s in scored if r.policy == p], "slo_violation_minutes"
             )
-            reps = sorted(set(base) & set(mine))
+            reps = sorted(set(base) & set(ours))
             if reps:
-                d: Interval = paired_diff_ci([mine[i] for i in reps], [base[i] for i in reps])
+                d: Interval = paired_diff_ci([ours[i] for i in reps], [base[i] for i in reps])
                 vs[p] = d.to_dict()
         result["vs_reactive"] = vs
     result["lead_times_s"] = {

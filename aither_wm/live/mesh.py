@@ -129,8 +129,23 @@ class LiveMesh:
         self.loadgen_port = 0
 
     # lifecycle -------------------------------------------------------------------------------
-    def up(self) -> LiveMesh:
-        """Start everything and wait until every process answers; LiveError on failure."""
+    def up(self, *, attempts: int = 3) -> LiveMesh:
+        """Start everything and wait until every process answers; LiveError on failure.
+
+        Ports are picked free and then bound by the child, so another process can take one in
+        between (seen when Ray workers start at the same moment): a start in which a process
+        exits is torn down and retried on fresh ports, ``attempts`` times in all.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._up_once()
+            except LiveError as e:
+                if attempt == attempts or "exited" not in str(e):
+                    raise
+                self.services.clear()
+        raise AssertionError("unreachable")
+
+    def _up_once(self) -> LiveMesh:
         bins = require_binaries()
         cfg = self.config
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
