@@ -51,7 +51,7 @@ class FailingPlanner:
     name = "failing"
 
     def reset(self) -> None:
-        pass
+        """Nothing is carried between decisions."""
 
     def plan(self, *args: Any, **kwargs: Any) -> PlanResult:
         raise RuntimeError("planner failure drill")
@@ -74,7 +74,7 @@ class RoguePlanner:
         self.action = int(action)
 
     def reset(self) -> None:
-        pass
+        """Nothing is carried between decisions."""
 
     def plan(
         self,
