@@ -182,6 +182,8 @@ class PlannerService:
         min_replicas, max_replicas: action validity bounds.
         model_seed: seed of the untrained initial weights (version 0).
         name: the name replies carry (default: the planner name).
+        precision: planning precision of the bound model ("auto": bf16 where the hardware runs it
+            natively, else fp32; see ``aither_wm.models.packed``).
         objective: builds the objective of a decision from the decision and its per-action cost
             table [K] (default: ``PlanObjective(goal=decision.goal, action_cost=costs)``); e.g.
             ``aither_wm.eval.health.HealthObjective`` with a fitted health head.
@@ -200,6 +202,7 @@ class PlannerService:
         model_seed: int = 0,
         name: str | None = None,
         objective: Callable[[Decision, torch.Tensor], PlanObjective] | None = None,
+        precision: str = "auto",
     ) -> None:
         self._objective = objective
         if isinstance(planner, str):
@@ -218,7 +221,10 @@ class PlannerService:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(model_seed)
             self._mesh = MeshWorldModel(
-                WorldModel(cfg), min_replicas=min_replicas, max_replicas=max_replicas
+                WorldModel(cfg),
+                min_replicas=min_replicas,
+                max_replicas=max_replicas,
+                precision=precision,
             )
         self.graphs: dict[str, ServiceGraph] = {}
         for g in graphs:

@@ -17,6 +17,7 @@ from aither_wm.graph.actions import ActionSpace
 from aither_wm.graph.features import collate, featurize
 from aither_wm.graph.schema import ServiceGraph
 from aither_wm.graph.state import MeshState, healthy_version
+from aither_wm.models.packed import resolve_precision
 from aither_wm.models.world_model import BoundDynamics, Encoded, WorldModel
 
 __all__ = ["Decision", "MeshWorldModel"]
@@ -47,11 +48,20 @@ class Decision:
 
 
 class MeshWorldModel:
-    """A trained WorldModel used on mesh states (always in eval mode, no gradients)."""
+    """A trained WorldModel used on mesh states (always in eval mode, no gradients).
 
-    def __init__(self, model: WorldModel, *, min_replicas: int = 1, max_replicas: int = 10) -> None:
+    ``precision`` is the planning precision of every :meth:`decision`'s dynamics ("fp32", "bf16",
+    or "auto": bf16 where the hardware runs it natively; see :mod:`aither_wm.models.packed`).
+    """
+
+    def __init__(
+        self, model: WorldModel, *, min_replicas: int = 1, max_replicas: int = 10, precision: str = "auto"
+    ) -> None:
         self.model = model.eval()
         self.min_replicas, self.max_replicas = min_replicas, max_replicas
+        self.precision = resolve_precision(
+            precision, next(model.parameters()).device, model.config.predictor.hidden_dim
+        )
 
     def space(self, graph: ServiceGraph) -> ActionSpace:
         return ActionSpace(graph, self.min_replicas, self.max_replicas)
@@ -74,5 +84,5 @@ class MeshWorldModel:
         space = self.space(graph)
         enc = self.encode(graph, [state, healthy_version(state)])
         types = space.type_ids()
-        dyn = self.model.bind(enc.services[0], types, space.target_ids())
+        dyn = self.model.bind(enc.services[0], types, space.target_ids(), precision=self.precision)
         return Decision(dynamics=dyn, z0=enc.z[0], goal=enc.z[1], mask=space.mask(state), type_ids=types, space=space, services=enc.services[0])

@@ -2,7 +2,8 @@
 
 Also :class:`BoundDynamics`, the world model bound to one decision (one current state): it
 implements the :class:`aither_wm.types.LatentDynamics` protocol that planners use, with the
-conditioning of all K flat actions computed once (the per-action table).
+conditioning of all K flat actions computed once (the per-action table) and the predictor packed
+at the planning precision (:mod:`aither_wm.models.packed`).
 
 Glossary: B batch, N services, d service width, E state embedding, D latent, K flat actions.
 """
@@ -18,6 +19,7 @@ from aither_wm.config import WorldModelConfig
 from aither_wm.errors import ShapeError
 from aither_wm.graph.features import GraphBatch
 from aither_wm.models.encoder import GraphStateEncoder
+from aither_wm.models.packed import PackedPredictor
 from aither_wm.models.predictor import ActionEmbedding, LatentPredictor
 from aither_wm.models.projector import Projector
 
@@ -70,33 +72,37 @@ class WorldModel(nn.Module):
         return self.predictor(z, action_emb)
 
     @torch.inference_mode()
-    def bind(self, services: torch.Tensor, type_ids: torch.Tensor, target_ids: torch.Tensor) -> BoundDynamics:
+    def bind(
+        self, services: torch.Tensor, type_ids: torch.Tensor, target_ids: torch.Tensor, *, precision: str = "fp32"
+    ) -> BoundDynamics:
         """Bind to one state's per-service embeddings [N, d] (or [1, N, d]) and the action layout.
 
-        ``type_ids``/``target_ids`` [K] describe the flat action space (see ``ActionSpace``).
+        ``type_ids``/``target_ids`` [K] describe the flat action space (see ``ActionSpace``);
+        ``precision`` is the planning precision ("fp32", "bf16" or "auto").
         """
         if services.dim() == 2:
             services = services.unsqueeze(0)  # [1, N, d]
         if type_ids.shape != target_ids.shape or type_ids.dim() != 1:
             raise ShapeError("type_ids and target_ids must both be [K]")
         table = self.predictor.condition(self.embed_action(services, type_ids, target_ids))  # [K, C]
-        return BoundDynamics(self.predictor, table)
+        return BoundDynamics(self.predictor, table, precision)
 
 
 class BoundDynamics:
-    """The predictor with a precomputed per-action conditioning table; a ``LatentDynamics``.
+    """The predictor packed with one state's per-action table; a ``LatentDynamics``.
 
-    ``step(z [B, D], actions [B])`` runs under ``torch.inference_mode``.
+    ``step(z [B, D], actions [B])`` runs under ``torch.inference_mode``; ``precision`` is the
+    packed predictor's (``"fp32"`` or ``"bf16"``, see :mod:`aither_wm.models.packed`).
     """
 
-    def __init__(self, predictor: LatentPredictor, table: torch.Tensor) -> None:
-        self._predictor = predictor
-        self._table = table  # [K, C]
-        self.num_actions = int(table.shape[0])
+    def __init__(self, predictor: LatentPredictor, table: torch.Tensor, precision: str = "fp32") -> None:
+        self._packed = PackedPredictor(predictor, table, precision)
+        self.precision = self._packed.precision
+        self.num_actions = self._packed.num_actions
         self.latent_dim = predictor.latent_dim
 
     @torch.inference_mode()
     def step(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         if z.dim() != 2 or actions.shape != z.shape[:1]:
             raise ShapeError(f"step takes z [B, D] and actions [B], got {tuple(z.shape)}, {tuple(actions.shape)}")
-        return self._predictor.forward_conditioned(z, self._table[actions])  # [B, D]
+        return self._packed.step(z, actions)  # [B, D]

@@ -10,7 +10,8 @@ One decision (:meth:`CEMPlanner.plan`):
    state; a later state may allow other actions, the planner does not guess which).
 3. Each iteration samples S sequences with a seeded ``torch.Generator``, rolls them out with one
    batched ``dynamics.step`` per remaining horizon step (each distinct action prefix is stepped
-   once: sequences sharing a prefix share its latent), scores them with the shared objective,
+   once per decision: sequences sharing a prefix share its latent, and prefixes met in an earlier
+   iteration come from a cache), scores them with the shared objective,
    keeps the E best (the best ``carried_elites`` of them join the next iteration unscored again),
    and refits the table: ``p <- momentum * p + (1 - momentum) * elite frequencies``, then
    ``p <- (1 - smoothing) * p + smoothing / Kv``.
@@ -63,8 +64,15 @@ class CEMConfig(BaseModel):
     """Start from the previous decision's table shifted one step (and its best plan, shifted)."""
     warm_start_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     """Weight of the shifted table in the first table of a warm start; the rest is uniform."""
+    root_prior_weight: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Weight, in the first table of every step, of a prior from the root cache: a softmax of the
+    one-step costs of the valid actions, min-max normalised to [0, 1] and divided by
+    ``root_prior_temperature`` (actions that help from z0 are tried first, at every step, as in
+    MCTS's prior). 0 = the uniform table."""
+    root_prior_temperature: float = Field(default=0.1, gt=0.0)
+    """Temperature of the root prior (lower = more peaked on the best one-step actions)."""
     use_prefix_sharing: bool = True
-    """Step each distinct action prefix once per iteration (exact; faster once the table peaks)."""
+    """Step each distinct action prefix once per decision (exact; faster once the table peaks)."""
     deadline_ms: float | None = Field(default=None, gt=0.0)
     """Wall-time budget per decision; the best plan so far is returned when it runs out (one
     iteration always completes). ``plan(deadline_ms=...)`` overrides it."""
@@ -153,6 +161,39 @@ class _RowCounter:
         self.rows = 0
 
 
+class _PrefixCache:
+    """Latents and distances of every action prefix of one length stepped so far in a decision.
+
+    Rows are append-only in preallocated buffers; keys (prefix ids ``a_0 * Kv^h + ... + a_h``)
+    are kept sorted beside their rows, so a lookup is one ``searchsorted``.
+    Shape: latents [capacity, D], dist [capacity], keys [C] long sorted, rows [C] long.
+    """
+
+    def __init__(self, latents: torch.Tensor, dist: torch.Tensor, filled: int) -> None:
+        self.latents, self.dist, self.size = latents, dist, filled
+        self.keys = torch.arange(filled)  # [C]
+        self.rows = torch.arange(filled)  # [C]
+
+    def find(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(row of each key, whether it is cached). Shape: keys [U] -> [U] long, [U] bool."""
+        C = self.keys.shape[0]
+        if C == 0:
+            return torch.zeros_like(keys), torch.zeros(keys.shape, dtype=torch.bool)
+        pos = torch.searchsorted(self.keys, keys).clamp_(max=C - 1)  # [U]
+        return self.rows.index_select(0, pos), self.keys.index_select(0, pos) == keys
+
+    def add(self, keys: torch.Tensor, latents: torch.Tensor, dist: torch.Tensor) -> None:
+        """Append new (uncached) keys with their latents [U', D] and distances [U']."""
+        n, m = self.size, keys.shape[0]
+        self.latents[n : n + m] = latents
+        self.dist[n : n + m] = dist
+        self.size = n + m
+        merged = torch.cat([self.keys, keys])
+        order = torch.argsort(merged)
+        self.keys = merged.index_select(0, order)
+        self.rows = torch.cat([self.rows, torch.arange(n, n + m)]).index_select(0, order)
+
+
 def _batched_scorer(
     dynamics: LatentDynamics,
     root: torch.Tensor,
@@ -162,36 +203,56 @@ def _batched_scorer(
     horizon: int,
     share_prefixes: bool,
     counter: _RowCounter,
+    max_rows_per_depth: int,
 ) -> _Evaluator:
     """Score sequences from the root cache with one ``dynamics.step`` per remaining step.
 
+    With ``share_prefixes``, each distinct prefix is stepped once per *decision*: prefixes met
+    in an earlier iteration are read from a per-length :class:`_PrefixCache` (the latents are a
+    deterministic function of the prefix, so this is exact).
+
     Shape: root [Kv, D] (latent after each valid action from z0); valid [Kv] long.
+    ``max_rows_per_depth`` bounds the distinct prefixes of one length a decision scores.
     """
-    Kv = valid.shape[0]
+    Kv, D = root.shape
     root_dist = objective.distance(root)  # [Kv]
     w = objective.weights(horizon).to(root_dist.dtype)  # [H]
     valid_cost = objective.action_cost.index_select(0, valid).to(root_dist.dtype)  # [Kv]
     share_prefixes = share_prefixes and Kv > 1 and Kv**horizon < 2**62  # int64 prefix keys
+    capacity = max_rows_per_depth
+    caches = [_PrefixCache(root, root_dist, Kv)] + [
+        _PrefixCache(root.new_empty(capacity, D), root_dist.new_empty(capacity), 0)
+        for _ in range(1, horizon)
+    ]
 
     def score(idx: torch.Tensor) -> torch.Tensor:
         S, H = idx.shape
         cols = idx.T.contiguous()  # [H, S]
         dists = [root_dist.index_select(0, cols[0])]  # H x [S]
-        zu, inv, key = root, cols[0], cols[0]  # latents of distinct prefixes, sample -> row
-        for h in range(1, H):
-            if share_prefixes:
-                key = key * Kv + cols[h]  # [S] prefix id
-                _, inv_new = torch.unique(key, return_inverse=True)  # [S] -> [0, U)
-                U = int(inv_new.max()) + 1
-                rep = torch.empty(U, dtype=torch.long).scatter_(0, inv_new, torch.arange(S))  # [U]
-                parent = zu.index_select(0, inv.index_select(0, rep))  # [U, D]
-                zu = dynamics.step(parent, valid.index_select(0, cols[h].index_select(0, rep)))
-                inv = inv_new
-            else:
-                zu = dynamics.step(zu.index_select(0, inv), valid.index_select(0, cols[h]))
-                inv = torch.arange(S)
-            counter.rows += zu.shape[0]
-            dists.append(objective.distance(zu).index_select(0, inv))  # [S]
+        if not share_prefixes:
+            z = root.index_select(0, cols[0])  # [S, D]
+            for h in range(1, H):
+                z = dynamics.step(z, valid.index_select(0, cols[h]))  # [S, D]
+                counter.rows += S
+                dists.append(objective.distance(z))  # [S]
+        else:
+            key = cols[0]  # [S] prefix ids
+            for h in range(1, H):
+                key = key * Kv + cols[h]  # [S]
+                ukeys, inv = torch.unique(key, return_inverse=True)  # [U] sorted, [S] -> [0, U)
+                cache = caches[h]
+                _, hit = cache.find(ukeys)
+                new = ukeys[~hit]  # [U'] prefixes never stepped in this decision
+                if new.numel():
+                    parent_row, _ = caches[h - 1].find(new // Kv)  # all cached by now
+                    z = dynamics.step(
+                        caches[h - 1].latents.index_select(0, parent_row),
+                        valid.index_select(0, new % Kv),
+                    )  # [U', D]
+                    counter.rows += int(new.numel())
+                    cache.add(new, z, objective.distance(z))
+                row, _ = cache.find(ukeys)  # [U]
+                dists.append(cache.dist.index_select(0, row).index_select(0, inv))  # [S]
         dist = torch.stack(dists, dim=1)  # [S, H]
         # PlanObjective.cost_from_distances with its tables hoisted (same arithmetic, same bits)
         return (dist * w).sum(dim=-1) + valid_cost[idx].sum(dim=-1)  # [S]
@@ -269,9 +330,9 @@ class CEMPlanner:
         gen = torch.Generator().manual_seed(int(seed))
         counter = _RowCounter()
         with torch.inference_mode():
-            probs, seeds = self._initial_table(mask, valid, H)
             root = dynamics.step(z0.expand(Kv, -1), valid)  # [Kv, D]
             counter.rows += Kv
+            probs, seeds = self._initial_table(mask, valid, H, self._root_prior(root, valid, objective))
             score = _batched_scorer(
                 dynamics,
                 root,
@@ -280,6 +341,7 @@ class CEMPlanner:
                 horizon=H,
                 share_prefixes=cfg.use_prefix_sharing,
                 counter=counter,
+                max_rows_per_depth=cfg.num_samples * cfg.iterations,
             )
             out = _search(
                 score, probs=probs, seeds=seeds, config=cfg, generator=gen, deadline_s=deadline
@@ -300,12 +362,32 @@ class CEMPlanner:
                 hit_deadline=out.hit_deadline,
             )
 
+    def _root_prior(
+        self, root: torch.Tensor, valid: torch.Tensor, objective: PlanObjective
+    ) -> torch.Tensor | None:
+        """Softmax over valid actions of their normalised one-step cost, or None when unused.
+
+        Shape: root [Kv, D]; returns [Kv].
+        """
+        if self.config.root_prior_weight == 0.0:
+            return None
+        one_step = objective.distance(root) + objective.action_cost.index_select(0, valid)  # [Kv]
+        span = (one_step.max() - one_step.min()).clamp_min(1e-12)
+        q = (one_step.max() - one_step) / span  # [Kv] in [0, 1], 1 = best
+        return torch.softmax(q.float() / self.config.root_prior_temperature, dim=0)
+
     def _initial_table(
-        self, mask: torch.Tensor, valid: torch.Tensor, horizon: int
+        self, mask: torch.Tensor, valid: torch.Tensor, horizon: int, prior: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """First table [H, Kv] and warm-start seed sequence [1, H] (valid indices) or None."""
+        """First table [H, Kv] and warm-start seed sequence [1, H] (valid indices) or None.
+
+        Shape: prior [Kv] or None (see :meth:`_root_prior`).
+        """
         K, Kv = mask.shape[0], valid.shape[0]
         uniform = torch.full((horizon, Kv), 1.0 / Kv)  # [H, Kv]
+        if prior is not None:
+            rw = self.config.root_prior_weight
+            uniform = (1.0 - rw) * uniform + rw * prior.unsqueeze(0)  # [H, Kv]
         warm = self._warm
         if not self.config.use_warm_start or warm is None or warm.probs.shape != (horizon, K):
             return uniform, None
