@@ -184,7 +184,7 @@ def bench_planners(
         ``{"planners": {"cem" | "mcts" | "beam": {"p50_ms", "p95_ms", "model_ms", "regret",
         "max_regret", "mean_cost", "horizon", "rows_per_decision"}}, "batched_speedup", "loop_ms",
         "batched_ms", "decisions", "num_problems", "num_actions", "oracle": {"exhaustive"},
-        "num_threads"}``. Regret is the mean, over decisions, of the plan's cost minus the oracle's
+        "num_threads", "precision"}`` (precision: the dynamics' planning precision, if it has one). Regret is the mean, over decisions, of the plan's cost minus the oracle's
         at the planner's horizon (both under the shared objective); ``model_ms`` is the mean time
         per decision spent inside ``dynamics.step`` (the rest of the latency is the planner's).
     """
@@ -251,4 +251,5 @@ def bench_planners(
         "num_actions": int(problems[0].mask.shape[0]),
         "oracle": {"exhaustive": all_exhaustive},
         "num_threads": num_threads,
+        "precision": getattr(problems[0].dynamics, "precision", None),
     }

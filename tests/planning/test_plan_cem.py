@@ -7,7 +7,7 @@ import pytest
 import torch
 from plan_helpers import CountingDynamics, K, known_model, known_problem, mlp_problem
 
-from aither_wm.planning import CEMConfig, CEMPlanner, cem_plan_loop
+from aither_wm.planning import BeamPlanner, CEMConfig, CEMPlanner, cem_plan_loop
 
 SMALL = CEMConfig(num_samples=60, num_elites=8, iterations=3)
 
@@ -119,3 +119,16 @@ def test_config_defaults_and_frozen():
     assert cfg.use_warm_start and cfg.deadline_ms is None
     with pytest.raises(pydantic.ValidationError):
         cfg.horizon = 5  # type: ignore[misc]
+
+
+def test_root_prior_concentrates_the_first_table_on_helpful_actions_and_saves_rows():
+    model = known_model()
+    p = known_problem(model, {0: 1.0, 3: 0.5})
+    uniform = CEMConfig(root_prior_weight=0.0)
+    with_prior, without = CEMPlanner().plan(*p.args(), seed=4), CEMPlanner(uniform).plan(*p.args(), seed=4)
+    oracle = BeamPlanner(horizon=3, beam_width=None).plan(*p.args(), seed=0)
+    fixes = {model.fixing_action(0), model.fixing_action(3)}
+    assert set(oracle.actions[:2]) == fixes  # the known optimum: fix both, then wait
+    assert with_prior.actions == oracle.actions and with_prior.cost == oracle.cost
+    assert without.first_action in fixes and without.cost >= with_prior.cost
+    assert with_prior.stats.rows_evaluated < 0.8 * without.stats.rows_evaluated
