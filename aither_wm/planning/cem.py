@@ -70,9 +70,9 @@ class CEMConfig(BaseModel):
     one-step costs of the valid actions, min-max normalised to [0, 1] and divided by
     ``root_prior_temperature`` (actions that help from z0 are tried first, at every step, as in
     MCTS's prior). 0 = the uniform table. The default 0.8 (temperature 0.1) measured lower regret
-    than the uniform table on both the trained socialnetwork model (0.000 vs 0.013) and the random
-    MLP problems whose optimum is a two-step fix (0.002 vs 0.005), with 45% fewer rows; 0.9 at
-    temperature 0.05 stepped fewer rows still but missed more two-step fixes (0.007)."""
+    than the uniform table on the trained socialnetwork model (0.0003 vs 0.0100) and on the random
+    MLP problems whose optimum is a two-step fix (0.0019 vs 0.0051), with 43% fewer rows; more
+    weight stepped fewer rows still but missed more two-step fixes (docs/planning.md)."""
     root_prior_temperature: float = Field(default=0.1, gt=0.0)
     """Temperature of the root prior (lower = more peaked on the best one-step actions)."""
     use_prefix_sharing: bool = True
@@ -168,34 +168,24 @@ class _RowCounter:
 class _PrefixCache:
     """Latents and distances of every action prefix of one length stepped so far in a decision.
 
-    Rows are append-only in preallocated buffers; keys (prefix ids ``a_0 * Kv^h + ... + a_h``)
-    are kept sorted beside their rows, so a lookup is one ``searchsorted``.
-    Shape: latents [capacity, D], dist [capacity], keys [C] long sorted, rows [C] long.
+    A prefix of length h + 1 is its parent prefix (a row of the cache one level up) plus one
+    action, so its code ``parent_row * Kv + action`` indexes a dense table of rows (-1 = not
+    stepped yet): a lookup is one ``index_select``, an insert one indexed write. Rows are
+    append-only in preallocated buffers.
+    Shape: table [parent_capacity * Kv] long, latents [capacity, D], dist [capacity].
     """
 
-    def __init__(self, latents: torch.Tensor, dist: torch.Tensor, filled: int) -> None:
-        self.latents, self.dist, self.size = latents, dist, filled
-        self.keys = torch.arange(filled)  # [C]
-        self.rows = torch.arange(filled)  # [C]
+    def __init__(self, parent_capacity: int, num_valid: int, latents: torch.Tensor, dist: torch.Tensor) -> None:
+        self.table = torch.full((parent_capacity * num_valid,), -1, dtype=torch.long)
+        self.latents, self.dist, self.size = latents, dist, 0
 
-    def find(self, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(row of each key, whether it is cached). Shape: keys [U] -> [U] long, [U] bool."""
-        C = self.keys.shape[0]
-        if C == 0:
-            return torch.zeros_like(keys), torch.zeros(keys.shape, dtype=torch.bool)
-        pos = torch.searchsorted(self.keys, keys).clamp_(max=C - 1)  # [U]
-        return self.rows.index_select(0, pos), self.keys.index_select(0, pos) == keys
-
-    def add(self, keys: torch.Tensor, latents: torch.Tensor, dist: torch.Tensor) -> None:
-        """Append new (uncached) keys with their latents [U', D] and distances [U']."""
-        n, m = self.size, keys.shape[0]
+    def add(self, codes: torch.Tensor, latents: torch.Tensor, dist: torch.Tensor) -> None:
+        """Store distinct new codes [U'] with their latents [U', D] and distances [U']."""
+        n, m = self.size, codes.shape[0]
         self.latents[n : n + m] = latents
         self.dist[n : n + m] = dist
+        self.table[codes] = torch.arange(n, n + m)
         self.size = n + m
-        merged = torch.cat([self.keys, keys])
-        order = torch.argsort(merged)
-        self.keys = merged.index_select(0, order)
-        self.rows = torch.cat([self.rows, torch.arange(n, n + m)]).index_select(0, order)
 
 
 def _batched_scorer(
@@ -222,12 +212,11 @@ def _batched_scorer(
     root_dist = objective.distance(root)  # [Kv]
     w = objective.weights(horizon).to(root_dist.dtype)  # [H]
     valid_cost = objective.action_cost.index_select(0, valid).to(root_dist.dtype)  # [Kv]
-    share_prefixes = share_prefixes and Kv > 1 and Kv**horizon < 2**62  # int64 prefix keys
-    capacity = max_rows_per_depth
-    caches = [_PrefixCache(root, root_dist, Kv)] + [
-        _PrefixCache(root.new_empty(capacity, D), root_dist.new_empty(capacity), 0)
-        for _ in range(1, horizon)
-    ]
+    cap = max_rows_per_depth
+    caches = [
+        _PrefixCache(Kv if h == 1 else cap, Kv, root.new_empty(cap, D), root_dist.new_empty(cap))
+        for h in range(1, horizon)
+    ]  # caches[h - 1]: prefixes of length h + 1
 
     def score(idx: torch.Tensor) -> torch.Tensor:
         S, H = idx.shape
@@ -240,23 +229,22 @@ def _batched_scorer(
                 counter.rows += S
                 dists.append(objective.distance(z))  # [S]
         else:
-            key = cols[0]  # [S] prefix ids
+            row, latents = cols[0], root  # each sample's prefix row one level up, and its cache
             for h in range(1, H):
-                key = key * Kv + cols[h]  # [S]
-                ukeys, inv = torch.unique(key, return_inverse=True)  # [U] sorted, [S] -> [0, U)
-                cache = caches[h]
-                _, hit = cache.find(ukeys)
-                new = ukeys[~hit]  # [U'] prefixes never stepped in this decision
-                if new.numel():
-                    parent_row, _ = caches[h - 1].find(new // Kv)  # all cached by now
+                cache = caches[h - 1]
+                code = row * Kv + cols[h]  # [S]
+                row = cache.table.index_select(0, code)  # [S], -1 = never stepped
+                miss = row < 0
+                if bool(miss.any()):
+                    new = torch.unique(code[miss])  # [U'] distinct new prefixes
                     z = dynamics.step(
-                        caches[h - 1].latents.index_select(0, parent_row),
-                        valid.index_select(0, new % Kv),
+                        latents.index_select(0, new // Kv), valid.index_select(0, new % Kv)
                     )  # [U', D]
                     counter.rows += int(new.numel())
                     cache.add(new, z, objective.distance(z))
-                row, _ = cache.find(ukeys)  # [U]
-                dists.append(cache.dist.index_select(0, row).index_select(0, inv))  # [S]
+                    row = cache.table.index_select(0, code)
+                latents = cache.latents
+                dists.append(cache.dist.index_select(0, row))  # [S]
         dist = torch.stack(dists, dim=1)  # [S, H]
         # PlanObjective.cost_from_distances with its tables hoisted (same arithmetic, same bits)
         return (dist * w).sum(dim=-1) + valid_cost[idx].sum(dim=-1)  # [S]
