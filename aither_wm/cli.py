@@ -40,7 +40,11 @@ def _seed(text: str) -> int:
     return value
 
 
-def _emit(args: argparse.Namespace, result: dict[str, Any], text: Callable[[dict[str, Any]], str] | None = None) -> None:
+def _emit(
+    args: argparse.Namespace,
+    result: dict[str, Any],
+    text: Callable[[dict[str, Any]], str] | None = None,
+) -> None:
     if getattr(args, "json", False):
         print(json.dumps(result, default=str))
     else:
@@ -66,7 +70,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from aither_wm.runtime.demo import run_demo
 
     result = run_demo(
-        Path(args.out) if args.out else None, quick=args.quick, graph_path=Path(args.graph), seed=args.seed, progress=True
+        Path(args.out) if args.out else None,
+        quick=args.quick,
+        graph_path=Path(args.graph),
+        seed=args.seed,
+        progress=True,
     )
     _emit(args, result, lambda r: r.get("summary_text", json.dumps(r, indent=2, default=str)))
 
@@ -75,7 +83,14 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     from aither_wm.sim.scenarios import simulate_to_file
 
     faults = args.faults.split(",") if args.faults else None
-    result = simulate_to_file(args.graph, steps=args.steps, seed=args.seed, faults=faults, out=Path(args.out), progress=True)
+    result = simulate_to_file(
+        args.graph,
+        steps=args.steps,
+        seed=args.seed,
+        faults=faults,
+        out=Path(args.out),
+        progress=True,
+    )
     _emit(args, result)
 
 
@@ -91,7 +106,13 @@ def cmd_train(args: argparse.Namespace) -> None:
         steps=args.transitions_steps, seed=args.seed, warn=_err,
     )  # fmt: skip
     data = TransitionDataset.from_transitions(trs, {graph.name: graph})
-    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lam=args.lam, seed=args.seed, device=args.device)
+    cfg = TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lam=args.lam,
+        seed=args.seed,
+        device=args.device,
+    )
     train, held = data.split(cfg.holdout_fraction)
     bar = _bar(cfg.steps, "train")
     model = WorldModel()
@@ -102,7 +123,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     report = fit(model, train, cfg, holdout=held, progress=progress)
     bar.close()
-    path = save_checkpoint(model, args.out, version=1, meta={"graph": graph.name, "transitions": len(data)})
+    path = save_checkpoint(
+        model, args.out, version=1, meta={"graph": graph.name, "transitions": len(data)}
+    )
     _emit(args, {
         "checkpoint": str(path), "transitions": len(data), "steps": report.steps,
         "seconds": report.seconds, "transitions_per_s": report.transitions_per_s, "final": report.final,
@@ -178,7 +201,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
         from aither_wm.train.sources import load_transitions
 
         graph = _graph(args.graph)
-        trs = load_transitions(graph, source=args.source, steps=args.transitions_steps, seed=args.seed, warn=_err)
+        trs = load_transitions(
+            graph, source=args.source, steps=args.transitions_steps, seed=args.seed, warn=_err
+        )
         data = TransitionDataset.from_transitions(trs, {graph.name: graph})
         if what == "train":
             from aither_wm.bench.train import run_train_bench
@@ -192,14 +217,21 @@ def cmd_bench(args: argparse.Namespace) -> None:
             def progress(name, info):  # type: ignore[no-untyped-def]
                 bars.setdefault(name, _bar(args.steps, name)).update(1)
 
-            result = run_ablation(graph, data, train_config=TrainConfig(steps=args.steps, seed=args.seed), progress=progress)
+            result = run_ablation(
+                graph,
+                data,
+                train_config=TrainConfig(steps=args.steps, seed=args.seed),
+                progress=progress,
+            )
             for b in bars.values():
                 b.close()
             _emit(args, result, format_ablation)
     elif what == "planners":
         from aither_wm.bench.planners_model import run_planners_bench
 
-        _emit(args, run_planners_bench(Path(args.graph), checkpoint=args.checkpoint, seed=args.seed))
+        _emit(
+            args, run_planners_bench(Path(args.graph), checkpoint=args.checkpoint, seed=args.seed)
+        )
     elif what == "worldmodel":
         from aither_wm.bench.worldmodel import format_worldmodel, run_worldmodel_bench
         from aither_wm.config import TrainConfig
@@ -263,8 +295,12 @@ def cmd_live(args: argparse.Namespace) -> None:
         return
     from aither_wm.live.heal import HealConfig, run_heal
 
-    cfg = HealConfig(fault=args.fault, target=args.target, policy=args.policy, duration_s=args.duration)
-    result = run_heal(graph, cfg, run_dir=run_dir, model_dir=Path(args.run_dir) / "models", log=_err)
+    cfg = HealConfig(
+        fault=args.fault, target=args.target, policy=args.policy, duration_s=args.duration
+    )
+    result = run_heal(
+        graph, cfg, run_dir=run_dir, model_dir=Path(args.run_dir) / "models", log=_err
+    )
     _emit(args, result, lambda r: "\n".join(f"{k}: {v}" for k, v in r.items() if k != "timeline"))
 
 
@@ -281,10 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--seed", type=_seed, default=0)
         sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
-    d = sub.add_parser("demo", help="the main job: simulate, train, plan and heal on embedded local Ray")
+    d = sub.add_parser(
+        "demo", help="the main job: simulate, train, plan and heal on embedded local Ray"
+    )
     common(d)
     d.add_argument("--quick", action="store_true", help="a smaller run (under a minute)")
-    d.add_argument("--out", default=None, help="folder for report.md, report.json, plots, checkpoint")
+    d.add_argument(
+        "--out", default=None, help="folder for report.md, report.json, plots, checkpoint"
+    )
     d.set_defaults(fn=cmd_demo)
 
     s = sub.add_parser("simulate", help="write simulated transitions to a JSONL log")
@@ -318,21 +358,43 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=cmd_run)
 
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("what", choices=("sigreg", "ablation", "train", "worldmodel", "planners", "runtime", "sim", "anomaly", "autoheal", "reliability"))
+    b.add_argument(
+        "what",
+        choices=(
+            "sigreg",
+            "ablation",
+            "train",
+            "worldmodel",
+            "planners",
+            "runtime",
+            "sim",
+            "anomaly",
+            "autoheal",
+            "reliability",
+        ),
+    )
     common(b)
     b.add_argument("--source", choices=("sim", "toy"), default="sim")
     b.add_argument("--transitions-steps", type=int, default=3000)
     b.add_argument("--steps", type=int, default=300, help="training steps (ablation)")
     b.add_argument("--checkpoint", default=None)
-    b.add_argument("--episodes", type=int, default=None, help="episodes per fault type and seed (autoheal)")
-    b.add_argument("--seeds", type=int, default=None, help="seeds, the replicates of the intervals (autoheal)")
-    b.add_argument("--out", default=None, help="folder for report.json, report.md and plots (autoheal)")
+    b.add_argument(
+        "--episodes", type=int, default=None, help="episodes per fault type and seed (autoheal)"
+    )
+    b.add_argument(
+        "--seeds", type=int, default=None, help="seeds, the replicates of the intervals (autoheal)"
+    )
+    b.add_argument(
+        "--out", default=None, help="folder for report.json, report.md and plots (autoheal)"
+    )
     b.add_argument("--quick", action="store_true", help="the small run, a few minutes (autoheal)")
     b.set_defaults(fn=cmd_bench)
 
     tu = sub.add_parser("tune", help="tune the world model's hyperparameter")
     tu_sub = tu.add_subparsers(dest="tune_what", required=True)
-    tl = tu_sub.add_parser("lambda", help="log-scale bisection of lambda, trials as parallel Ray tasks")
+    tl = tu_sub.add_parser(
+        "lambda", help="log-scale bisection of lambda, trials as parallel Ray tasks"
+    )
     common(tl)
     tl.add_argument("--transitions", default=None, help="transitions log (default: simulate)")
     tl.add_argument("--source", choices=("sim", "toy"), default="sim")
@@ -347,16 +409,31 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("up", "start the live mesh (stays up)"), ("down", "stop it, no process left"),
                        ("heal", "start, inject a fault, heal, report, stop")):  # fmt: skip
         lp = lv_sub.add_parser(name, help=text)
-        lp.add_argument("--run-dir", default="runs/live", help="state, logs, audit and report folder")
+        lp.add_argument(
+            "--run-dir", default="runs/live", help="state, logs, audit and report folder"
+        )
         lp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         if name != "down":
-            lp.add_argument("--graph", default="graphs/online-boutique.json", help="graph file (JSON)")
+            lp.add_argument(
+                "--graph", default="graphs/online-boutique.json", help="graph file (JSON)"
+            )
         if name == "up":
             lp.add_argument("--rps", type=float, default=6.0, help="load on the entry points")
         if name == "heal":
-            lp.add_argument("--fault", required=True, help="redis_kill, process_kill, cpu_hog, memory_leak, bad_deploy, dependency_latency")
-            lp.add_argument("--target", default=None, help="service to break (default: a sensible one)")
-            lp.add_argument("--duration", type=float, default=60.0, help="seconds after the fault before giving up")
+            lp.add_argument(
+                "--fault",
+                required=True,
+                help="redis_kill, process_kill, cpu_hog, memory_leak, bad_deploy, dependency_latency",
+            )
+            lp.add_argument(
+                "--target", default=None, help="service to break (default: a sensible one)"
+            )
+            lp.add_argument(
+                "--duration",
+                type=float,
+                default=60.0,
+                help="seconds after the fault before giving up",
+            )
             lp.add_argument("--policy", choices=("reactive", "cem", "mcts"), default="reactive")
         lp.set_defaults(fn=cmd_live)
 

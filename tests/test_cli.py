@@ -11,7 +11,9 @@ def test_bench_sigreg_json_is_one_object_with_the_contract_keys(capsys, monkeypa
     import aither_wm.bench.sigreg as bench
 
     real = bench.run_sigreg_bench
-    monkeypatch.setattr(bench, "run_sigreg_bench", lambda seed=0: real(ns=(64,), num_slices=64, seed=seed))
+    monkeypatch.setattr(
+        bench, "run_sigreg_bench", lambda seed=0: real(ns=(64,), num_slices=64, seed=seed)
+    )
     assert main(["bench", "sigreg", "--json"]) == 0
     out = capsys.readouterr().out
     result = json.loads(out)
@@ -25,7 +27,18 @@ def test_bench_sigreg_json_is_one_object_with_the_contract_keys(capsys, monkeypa
     ("argv", "needle"),
     [
         (["train", "--graph", "graphs/missing.json"], "cannot read graph file"),
-        (["plan", "--checkpoint", "nope.pt", "--state", "nope.json", "--graph", "graphs/online-boutique.json"], "nope.json"),
+        (
+            [
+                "plan",
+                "--checkpoint",
+                "nope.pt",
+                "--state",
+                "nope.json",
+                "--graph",
+                "graphs/online-boutique.json",
+            ],
+            "nope.json",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, argv, needle):
@@ -36,7 +49,9 @@ def test_bad_input_exits_2_with_one_line(capsys, argv, needle):
 
 def test_bad_graph_file_is_named(tmp_path, capsys):
     bad = tmp_path / "g.json"
-    bad.write_text(json.dumps({"name": "g", "services": [{"name": "a", "kind": "blob"}], "edges": []}))
+    bad.write_text(
+        json.dumps({"name": "g", "services": [{"name": "a", "kind": "blob"}], "edges": []})
+    )
     assert main(["train", "--graph", str(bad), "--source", "toy"]) == 2
     assert "services[0]" in capsys.readouterr().err
 

@@ -130,7 +130,9 @@ class SurpriseDetector:
         scale = max(1.4826 * mad, self.config.min_scale)
         return (math.log(max(surprise, 1e-12)) - med) / scale
 
-    def update(self, surprise: float, *, attribution: tuple[tuple[str, float], ...] = ()) -> Verdict:
+    def update(
+        self, surprise: float, *, attribution: tuple[tuple[str, float], ...] = ()
+    ) -> Verdict:
         """Score one step's surprise (finite, >= 0), emit events, and update the baseline."""
         if not math.isfinite(surprise) or surprise < 0:
             raise ValueError(f"surprise must be a finite value >= 0, got {surprise!r}")
@@ -139,7 +141,9 @@ class SurpriseDetector:
         z = self.zscore(surprise)
         level: Level = "normal"
         if not math.isnan(z):
-            level = "critical" if z >= cfg.critical_z else "warning" if z >= cfg.warning_z else "normal"
+            level = (
+                "critical" if z >= cfg.critical_z else "warning" if z >= cfg.warning_z else "normal"
+            )
         events: list[AnomalyEvent] = []
 
         def emit(kind: Literal["open", "escalate", "close"], lvl: Level) -> None:
@@ -166,4 +170,6 @@ class SurpriseDetector:
         for ev in events:
             for cb in self._subscribers:
                 cb(ev)
-        return Verdict(step=step, z=z, level=level, in_incident=self.in_incident, events=tuple(events))
+        return Verdict(
+            step=step, z=z, level=level, in_incident=self.in_incident, events=tuple(events)
+        )

@@ -101,7 +101,9 @@ class SurpriseMeter:
         return float((z_hat - z_next).pow(2).mean())
 
     @torch.inference_mode()
-    def attribution(self, state: MeshState, action: Action, next_state: MeshState, top: int = 5) -> tuple[tuple[str, float], ...]:
+    def attribution(
+        self, state: MeshState, action: Action, next_state: MeshState, top: int = 5
+    ) -> tuple[tuple[str, float], ...]:
         """The ``top`` services whose change explains most of the surprise, with their share."""
         z_hat = self._predict(state, action)  # [D]
         x_prev, rel = featurize(self.graph, state)  # [N, F], [N, N]
@@ -110,7 +112,9 @@ class SurpriseMeter:
         xs = x_next.unsqueeze(0).repeat(N + 1, 1, 1)  # [N+1, N, F]; row 0 = as observed
         idx = torch.arange(N)
         xs[idx + 1, idx, STRUCT_DIM:] = x_prev[idx, STRUCT_DIM:]  # row i+1: service i reverted
-        batch = GraphBatch(xs, rel.unsqueeze(0).expand(N + 1, N, N), torch.ones(N + 1, N, dtype=torch.bool))
+        batch = GraphBatch(
+            xs, rel.unsqueeze(0).expand(N + 1, N, N), torch.ones(N + 1, N, dtype=torch.bool)
+        )
         z = self.model.model.encode(batch).z  # [N+1, D]
         s = (z - z_hat).pow(2).mean(-1)  # [N+1]
         drop = (s[0] - s[1:]).clamp_min(0.0)  # [N]
@@ -118,4 +122,6 @@ class SurpriseMeter:
         if total <= 0:
             return ()
         order = torch.argsort(drop, descending=True)[:top]
-        return tuple((self.graph.services[int(i)], float(drop[i]) / total) for i in order if drop[i] > 0)
+        return tuple(
+            (self.graph.services[int(i)], float(drop[i]) / total) for i in order if drop[i] > 0
+        )

@@ -48,12 +48,16 @@ __all__ = ["nsigma_scores", "run_anomaly_bench", "world_model_scores"]
 
 
 @torch.inference_mode()
-def world_model_scores(mesh: MeshWorldModel, graph: ServiceGraph, transitions: list, horizon: int = 8) -> np.ndarray:
+def world_model_scores(
+    mesh: MeshWorldModel, graph: ServiceGraph, transitions: list, horizon: int = 8
+) -> np.ndarray:
     """Open-loop surprise (``horizon`` steps) of each transition. Shape: [T]."""
     space = ActionSpace(graph, mesh.min_replicas, mesh.max_replicas)
     actions = torch.tensor([space.index(t.action) for t in transitions])  # [T]
     enc = mesh.encode(graph, [t.state for t in transitions])
-    a = mesh.model.embed_action(enc.services, space.type_ids()[actions], space.target_ids()[actions])  # [T, A]
+    a = mesh.model.embed_action(
+        enc.services, space.type_ids()[actions], space.target_ids()[actions]
+    )  # [T, A]
     z_next = mesh.encode(graph, [t.next_state for t in transitions]).z  # [T, D]
     return open_loop_surprise(mesh.model, enc.z, a, z_next, horizon).numpy()
 
@@ -61,7 +65,9 @@ def world_model_scores(mesh: MeshWorldModel, graph: ServiceGraph, transitions: l
 def nsigma_scores(graph: ServiceGraph, transitions: list, warmup: int) -> np.ndarray:
     """Max |z| over services x raw metrics of each next state, against a running mean/std of the
     steps seen so far (at least ``warmup``); 0 during warm-up. Shape: [T]."""
-    x = np.stack([featurize(graph, t.next_state)[0][:, STRUCT_DIM:].numpy() for t in transitions])  # [T, N, M]
+    x = np.stack(
+        [featurize(graph, t.next_state)[0][:, STRUCT_DIM:].numpy() for t in transitions]
+    )  # [T, N, M]
     out = np.zeros(len(transitions))
     for t in range(warmup, len(transitions)):
         ref = x[:t]
@@ -85,8 +91,12 @@ class _Tally:
         return {
             "precision": self.detections / self.incidents if self.incidents else None,
             "recall": self.detected_episodes / self.fault_episodes if self.fault_episodes else None,
-            "false_positive_rate": self.false_alarms / self.nominal_steps if self.nominal_steps else None,
-            "false_alarms_per_hour": self.false_alarms / (self.nominal_steps * step_seconds / 3600) if self.nominal_steps else None,
+            "false_positive_rate": self.false_alarms / self.nominal_steps
+            if self.nominal_steps
+            else None,
+            "false_alarms_per_hour": self.false_alarms / (self.nominal_steps * step_seconds / 3600)
+            if self.nominal_steps
+            else None,
             "median_lead_steps": statistics.median(self.leads) if self.leads else None,
             "incidents": self.incidents,
             "fault_episodes": self.fault_episodes,
@@ -98,7 +108,11 @@ def _opens(scores: np.ndarray, *, threshold_rule: str, cfg: DetectorConfig) -> l
     """Steps at which incidents open, under the shared incident logic."""
     if threshold_rule == "surprise":
         det = SurpriseDetector(cfg)
-        return [t for t, s in enumerate(scores) if any(e.kind == "open" for e in det.update(float(s)).events)]
+        return [
+            t
+            for t, s in enumerate(scores)
+            if any(e.kind == "open" for e in det.update(float(s)).events)
+        ]
     # fixed thresholds on a score that is already a z-score (nsigma) or a 0/1 flag (health check):
     opens, open_, calm, cooldown = [], False, 0, 0
     for t, s in enumerate(scores):
@@ -138,19 +152,27 @@ def run_anomaly_bench(
     else:
         torch.manual_seed(seed)
         model = WorldModel()
-        data = TransitionDataset.from_transitions(generate_transitions(graph, episodes=50, steps=60, seed=seed), {graph.name: graph})
+        data = TransitionDataset.from_transitions(
+            generate_transitions(graph, episodes=50, steps=60, seed=seed), {graph.name: graph}
+        )
         fit(model, data, TrainConfig(steps=train_steps, seed=seed), progress=progress)
     mesh = MeshWorldModel(model)
     cfg = DetectorConfig(warmup_steps=30)
     sim = MeshSimulator(graph, seed=seed)
     noop = lambda _s, _a: Action.noop()  # noqa: E731
-    tallies: dict[str, dict[str, _Tally]] = {d: {} for d in ("world_model", "world_model_1step", "nsigma", "health_check")}
-    plan = [(None, i) for i in range(nominal_episodes)] + [(f, i) for f in sorted(FAULTS) for i in range(episodes_per_fault)]
+    tallies: dict[str, dict[str, _Tally]] = {
+        d: {} for d in ("world_model", "world_model_1step", "nsigma", "health_check")
+    }
+    plan = [(None, i) for i in range(nominal_episodes)] + [
+        (f, i) for f in sorted(FAULTS) for i in range(episodes_per_fault)
+    ]
     for k, (fault, _rep) in enumerate(plan):
         ep = run_on_simulator(sim, seed=seed * 1000 + k, fault=fault, steps=steps, policy=noop,
                               onset_step=onset_step if fault else None)  # fmt: skip
         trs = ep.transitions
-        health_bad = np.array([any(s.health != "healthy" for s in t.next_state.services.values()) for t in trs])
+        health_bad = np.array(
+            [any(s.health != "healthy" for s in t.next_state.services.values()) for t in trs]
+        )
         slo_bad = np.array([s.violated for s in ep.slo])
         scores = {
             "world_model": ("surprise", world_model_scores(mesh, graph, trs, horizon=8)),
@@ -182,7 +204,12 @@ def run_anomaly_bench(
                     if first_bad is not None:
                         tl.leads.append(float(first_bad - hits[0]))
     step_s = sim.config.step_seconds
-    out: dict[str, Any] = {"graph": graph.name, "episodes": len(plan), "steps": steps, "onset_step": onset_step}
+    out: dict[str, Any] = {
+        "graph": graph.name,
+        "episodes": len(plan),
+        "steps": steps,
+        "onset_step": onset_step,
+    }
     wm = tallies["world_model"]
     out.update(wm["overall"].report(step_s))
     out["by_fault"] = {k: v.report(step_s) for k, v in sorted(wm.items()) if k != "overall"}
@@ -196,12 +223,25 @@ def run_anomaly_bench(
 
 def format_anomaly(result: dict[str, Any]) -> str:
     def f(v: Any) -> str:
-        return "-" if v is None else f"{v:.3g}" if isinstance(v, float) and not math.isnan(v) else str(v)
+        return (
+            "-"
+            if v is None
+            else f"{v:.3g}"
+            if isinstance(v, float) and not math.isnan(v)
+            else str(v)
+        )
 
-    lines = ["| detector | fault | precision | recall | false alarms/h | median lead (steps) |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| detector | fault | precision | recall | false alarms/h | median lead (steps) |",
+        "|---|---|---|---|---|---|",
+    ]
     dets = {"world_model": result, **result["baselines"]}
     for name, r in dets.items():
-        lines.append(f"| {name} | overall | {f(r['precision'])} | {f(r['recall'])} | {f(r['false_alarms_per_hour'])} | {f(r['median_lead_steps'])} |")
+        lines.append(
+            f"| {name} | overall | {f(r['precision'])} | {f(r['recall'])} | {f(r['false_alarms_per_hour'])} | {f(r['median_lead_steps'])} |"
+        )
         for fault, fr in r["by_fault"].items():
-            lines.append(f"| {name} | {fault} | {f(fr['precision'])} | {f(fr['recall'])} | {f(fr['false_alarms_per_hour'])} | {f(fr['median_lead_steps'])} |")
+            lines.append(
+                f"| {name} | {fault} | {f(fr['precision'])} | {f(fr['recall'])} | {f(fr['false_alarms_per_hour'])} | {f(fr['median_lead_steps'])} |"
+            )
     return "\n".join(lines)

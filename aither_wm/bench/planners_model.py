@@ -46,7 +46,10 @@ def run_planners_bench(
         data = TransitionDataset.from_transitions(transitions, {graph.name: graph})
         train, held = data.split(0.2)
         rep = fit(model, train, TrainConfig(steps=train_steps, seed=seed), holdout=held)
-        trained = {"trained_steps": train_steps, "holdout_ratio": rep.holdout_eval.ratio if rep.holdout_eval else None}
+        trained = {
+            "trained_steps": train_steps,
+            "holdout_ratio": rep.holdout_eval.ratio if rep.holdout_eval else None,
+        }
     mesh = MeshWorldModel(model)
     faulty = [t.state for t in transitions if t.faults]
     step = max(1, len(faulty) // num_problems)
@@ -54,7 +57,17 @@ def run_planners_bench(
     for state in faulty[::step][:num_problems]:
         d = mesh.decision(graph, state)
         obj = PlanObjective(goal=d.goal, action_cost=action_costs(d.type_ids))
-        problems.append(PlanProblem(dynamics=d.dynamics, z0=d.z0, objective=obj, mask=d.mask, name=f"step{state.step}"))
+        problems.append(
+            PlanProblem(
+                dynamics=d.dynamics, z0=d.z0, objective=obj, mask=d.mask, name=f"step{state.step}"
+            )
+        )
     # the exhaustive H3 oracle needs 1.2M rows per problem at K = 105: a 100k-row wide beam instead
     result = bench_planners(problems, decisions=decisions, seed=seed, oracle_max_rows=100_000)
-    return {"graph": graph.name, "services": graph.num_services, "actions": problems[0].mask.numel(), **trained, **result}
+    return {
+        "graph": graph.name,
+        "services": graph.num_services,
+        "actions": problems[0].mask.numel(),
+        **trained,
+        **result,
+    }

@@ -29,7 +29,9 @@ def _states(graph, n: int) -> list[MeshState]:  # type: ignore[no-untyped-def]
     for i in range(n):
         services = {s: nominal_service_state() for s in graph.services}
         victim = graph.services[i % graph.num_services]
-        services[victim] = services[victim].model_copy(update={"health": "down", "replicas": 0, "error_rate": 1.0})
+        services[victim] = services[victim].model_copy(
+            update={"health": "down", "replicas": 0, "error_rate": 1.0}
+        )
         out.append(MeshState(graph=graph.name, step=i, services=services))
     return out
 

@@ -22,7 +22,9 @@ from aither_wm.train.loss import make_regularizer, world_model_loss
 __all__ = ["run_train_bench"]
 
 
-def _time_steps(model: WorldModel, data: TransitionDataset, cfg: TrainConfig, repeats: int) -> list[float]:
+def _time_steps(
+    model: WorldModel, data: TransitionDataset, cfg: TrainConfig, repeats: int
+) -> list[float]:
     gen = torch.Generator().manual_seed(0)
     reg = make_regularizer(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -41,7 +43,12 @@ def _time_steps(model: WorldModel, data: TransitionDataset, cfg: TrainConfig, re
 
 
 def run_train_bench(
-    graph: ServiceGraph, data: TransitionDataset, *, batch_size: int = 64, num_slices: int = 256, repeats: int = 15
+    graph: ServiceGraph,
+    data: TransitionDataset,
+    *,
+    batch_size: int = 64,
+    num_slices: int = 256,
+    repeats: int = 15,
 ) -> dict:
     model = WorldModel(WorldModelConfig()).train()
     with_sig = TrainConfig(batch_size=batch_size, num_slices=num_slices)

@@ -47,8 +47,14 @@ def run_worldmodel_bench(
     unknown = sorted(set(seen) - set(FAULTS))
     if unknown:
         raise ValueError(f"unknown fault names in seen: {unknown}")
-    train_tr = list(generate_transitions(graph, episodes=train_episodes, steps=episode_steps, seed=seed, faults=list(seen)))
-    test_tr = list(generate_transitions(graph, episodes=test_episodes, steps=episode_steps, seed=seed + 10_000))
+    train_tr = list(
+        generate_transitions(
+            graph, episodes=train_episodes, steps=episode_steps, seed=seed, faults=list(seen)
+        )
+    )
+    test_tr = list(
+        generate_transitions(graph, episodes=test_episodes, steps=episode_steps, seed=seed + 10_000)
+    )
     train = TransitionDataset.from_transitions(train_tr, graphs)
     test = TransitionDataset.from_transitions(test_tr, graphs)
     cfg = train_config or TrainConfig(steps=400, seed=seed)
@@ -82,5 +88,7 @@ def format_worldmodel(result: dict[str, Any]) -> str:
     lines = ["| bucket | n | pred MSE | copy MSE | ratio |", "|---|---|---|---|---|"]
     rows = [("overall", result["overall"]), *result["buckets"].items()]
     for name, r in rows:
-        lines.append(f"| {name} | {r['n']} | {r['pred_mse']:.4g} | {r['copy_mse']:.4g} | {r['ratio']:.3f} |")
+        lines.append(
+            f"| {name} | {r['n']} | {r['pred_mse']:.4g} | {r['copy_mse']:.4g} | {r['ratio']:.3f} |"
+        )
     return "\n".join(lines)

@@ -89,12 +89,16 @@ class GraphBatch:
 
     def __post_init__(self) -> None:
         if self.x.dim() != 3 or self.x.shape[-1] != FEATURE_DIM:
-            raise ShapeError(f"GraphBatch.x must be [B, N, {FEATURE_DIM}], got {tuple(self.x.shape)}")
+            raise ShapeError(
+                f"GraphBatch.x must be [B, N, {FEATURE_DIM}], got {tuple(self.x.shape)}"
+            )
         B, N, _ = self.x.shape
         if tuple(self.rel.shape) != (B, N, N):
             raise ShapeError(f"GraphBatch.rel must be [{B}, {N}, {N}], got {tuple(self.rel.shape)}")
         if tuple(self.mask.shape) != (B, N) or self.mask.dtype != torch.bool:
-            raise ShapeError(f"GraphBatch.mask must be bool [{B}, {N}], got {tuple(self.mask.shape)}")
+            raise ShapeError(
+                f"GraphBatch.mask must be bool [{B}, {N}], got {tuple(self.mask.shape)}"
+            )
 
     @property
     def batch_size(self) -> int:

@@ -179,7 +179,9 @@ def load_graph(path: str | Path) -> ServiceGraph:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise GraphError(f"{p}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+        raise GraphError(
+            f"{p}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}"
+        ) from None
     except (ValueError, RecursionError) as e:  # a number too long to convert; nesting too deep
         raise GraphError(f"{p}: invalid JSON ({type(e).__name__}: {str(e)[:80]})") from None
     return graph_from_dict(data, source=str(p))

@@ -206,7 +206,9 @@ class Transition(BaseModel):
             )
         for which, st in (("state", self.state), ("next_state", self.next_state)):
             if st.graph != self.graph:
-                raise ValueError(f"{which}.graph is {st.graph!r}, transition graph is {self.graph!r}")
+                raise ValueError(
+                    f"{which}.graph is {st.graph!r}, transition graph is {self.graph!r}"
+                )
         if set(self.state.services) != set(self.next_state.services):
             raise ValueError("state and next_state cover different services")
         if self.action.target is not None and self.action.target not in self.state.services:
@@ -227,8 +229,9 @@ def parse_state(data: object, graph: ServiceGraph | None = None) -> MeshState:
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "<root>"
-        raise StateError(f"invalid mesh state at {loc}: {err['msg']} (got {err.get('input')!r:.80})") from None
+        raise StateError(
+            f"invalid mesh state at {loc}: {err['msg']} (got {err.get('input')!r:.80})"
+        ) from None
     if graph is not None:
         state.check_graph(graph)
     return state
-

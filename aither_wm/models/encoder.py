@@ -59,15 +59,21 @@ class _Block(nn.Module):
         nn.init.zeros_(self.rel_bias.weight)
         self.dropout = cfg.dropout
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor, rel: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cond: torch.Tensor, rel: torch.Tensor, pad: torch.Tensor
+    ) -> torch.Tensor:
         """x [B, N, d], cond [B, N, d], rel [B, N, N] uint8, pad [B, 1, 1, N] additive mask."""
         B, N, d = x.shape
         sh1, sc1, g1, sh2, sc2, g2 = self.mod(cond).chunk(6, dim=-1)  # each [B, N, d]
         q, k, v = self.qkv(modulate(self.norm1(x), sh1, sc1)).chunk(3, dim=-1)  # [B, N, d] each
-        q, k, v = (t.view(B, N, self.h, d // self.h).transpose(1, 2) for t in (q, k, v))  # [B, H, N, d/H]
+        q, k, v = (
+            t.view(B, N, self.h, d // self.h).transpose(1, 2) for t in (q, k, v)
+        )  # [B, H, N, d/H]
         bias = self.rel_bias(rel.long()).permute(0, 3, 1, 2) + pad  # [B, H, N, N]
         drop = self.dropout if self.training else 0.0
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=drop)  # [B, H, N, d/H]
+        a = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias, dropout_p=drop
+        )  # [B, H, N, d/H]
         a = a.transpose(1, 2).reshape(B, N, d)  # [B, N, d]
         x = x + g1 * self.out(a)
         return x + g2 * self.mlp(modulate(self.norm2(x), sh2, sc2))

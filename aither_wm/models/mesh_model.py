@@ -55,7 +55,12 @@ class MeshWorldModel:
     """
 
     def __init__(
-        self, model: WorldModel, *, min_replicas: int = 1, max_replicas: int = 10, precision: str = "auto"
+        self,
+        model: WorldModel,
+        *,
+        min_replicas: int = 1,
+        max_replicas: int = 10,
+        precision: str = "auto",
     ) -> None:
         self.model = model.eval()
         self.min_replicas, self.max_replicas = min_replicas, max_replicas
@@ -72,11 +77,15 @@ class MeshWorldModel:
         return self.model.encode(collate([featurize(graph, s) for s in states]))
 
     @torch.inference_mode()
-    def predict(self, graph: ServiceGraph, states: list[MeshState], actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict(
+        self, graph: ServiceGraph, states: list[MeshState], actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(z_t [B, D], z_next_hat [B, D]) for states and flat actions [B]."""
         space = self.space(graph)
         enc = self.encode(graph, states)
-        a = self.model.embed_action(enc.services, space.type_ids()[actions], space.target_ids()[actions])
+        a = self.model.embed_action(
+            enc.services, space.type_ids()[actions], space.target_ids()[actions]
+        )
         return enc.z, self.model.predict(enc.z, a)
 
     @torch.inference_mode()
@@ -85,4 +94,12 @@ class MeshWorldModel:
         enc = self.encode(graph, [state, healthy_version(state)])
         types = space.type_ids()
         dyn = self.model.bind(enc.services[0], types, space.target_ids(), precision=self.precision)
-        return Decision(dynamics=dyn, z0=enc.z[0], goal=enc.z[1], mask=space.mask(state), type_ids=types, space=space, services=enc.services[0])
+        return Decision(
+            dynamics=dyn,
+            z0=enc.z[0],
+            goal=enc.z[1],
+            mask=space.mask(state),
+            type_ids=types,
+            space=space,
+            services=enc.services[0],
+        )

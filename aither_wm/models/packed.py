@@ -33,7 +33,16 @@ import torch.nn.functional as F
 from aither_wm.errors import ConfigError, ShapeError
 from aither_wm.models.predictor import LatentPredictor
 
-__all__ = ["AUTO_BF16_MIN_WIDTH", "MIN_BF16_ROWS", "PRECISIONS", "PackedPredictor", "Precision", "native_bf16", "padded_rows", "resolve_precision"]
+__all__ = [
+    "AUTO_BF16_MIN_WIDTH",
+    "MIN_BF16_ROWS",
+    "PRECISIONS",
+    "PackedPredictor",
+    "Precision",
+    "native_bf16",
+    "padded_rows",
+    "resolve_precision",
+]
 
 #: Planning precision: the dtype of a packed predictor's matmuls ("auto" is resolved per device).
 Precision = Literal["auto", "fp32", "bf16"]
@@ -90,7 +99,9 @@ class _Weights:
 
     table: torch.Tensor  # [K, blocks * 3 * W], (shift, 1 + scale, gate) per block
     inp: tuple[torch.Tensor, torch.Tensor]  # weight [D, W], bias [W]
-    blocks: tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], ...]  # [W, 2W], [2W], [2W, W], [W]
+    blocks: tuple[
+        tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], ...
+    ]  # [W, 2W], [2W], [2W, W], [W]
     out: tuple[torch.Tensor, torch.Tensor]  # weight [W, D] with the norm's gain, bias [D]
 
     def to(self, dtype: torch.dtype) -> _Weights:
@@ -121,7 +132,9 @@ class PackedPredictor:
     sequence, is fp32), larger ones are padded to :func:`padded_rows`.
     """
 
-    def __init__(self, predictor: LatentPredictor, table: torch.Tensor, precision: str = "fp32") -> None:
+    def __init__(
+        self, predictor: LatentPredictor, table: torch.Tensor, precision: str = "fp32"
+    ) -> None:
         W, nb = predictor.config.hidden_dim, len(predictor.blocks)
         if table.dim() != 2 or table.shape[1] != 3 * nb * W:
             raise ShapeError(f"table must be [K, {3 * nb * W}], got {tuple(table.shape)}")
@@ -129,14 +142,19 @@ class PackedPredictor:
         self.width, self.num_blocks = W, nb
         self.latent_dim = predictor.latent_dim
         with torch.no_grad():
-            mod = table.detach().float().reshape(-1, nb, 3, W).clone()  # [K, blocks, (shift, scale, gate), W]
+            mod = (
+                table.detach().float().reshape(-1, nb, 3, W).clone()
+            )  # [K, blocks, (shift, scale, gate), W]
             mod[:, :, 1] += 1.0
             g, beta = predictor.out_norm.weight, predictor.out_norm.bias  # [W]
             w_out, b_out = predictor.out.weight, predictor.out.bias  # [D, W], [D]
             fp32 = _Weights(
                 table=mod.reshape(table.shape[0], -1),
                 inp=(predictor.inp.weight.t(), predictor.inp.bias),
-                blocks=tuple((b.mlp[0].weight.t(), b.mlp[0].bias, b.mlp[2].weight.t(), b.mlp[2].bias) for b in predictor.blocks),
+                blocks=tuple(
+                    (b.mlp[0].weight.t(), b.mlp[0].bias, b.mlp[2].weight.t(), b.mlp[2].bias)
+                    for b in predictor.blocks
+                ),
                 out=((w_out * g).t(), b_out + w_out @ beta),
             ).to(torch.float32)
         self._fp32 = fp32

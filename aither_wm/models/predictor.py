@@ -30,9 +30,13 @@ class ActionEmbedding(nn.Module):
     def __init__(self, num_types: int, service_dim: int, action_dim: int) -> None:
         super().__init__()
         self.types = nn.Embedding(num_types, action_dim)
-        self.target = nn.Sequential(nn.Linear(service_dim, action_dim), nn.GELU(), nn.Linear(action_dim, action_dim))
+        self.target = nn.Sequential(
+            nn.Linear(service_dim, action_dim), nn.GELU(), nn.Linear(action_dim, action_dim)
+        )
 
-    def forward(self, services: torch.Tensor, type_ids: torch.Tensor, target_ids: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, services: torch.Tensor, type_ids: torch.Tensor, target_ids: torch.Tensor
+    ) -> torch.Tensor:
         """Shape: services [B, N, d], type_ids [B] long, target_ids [B] long (-1 = none) -> [B, A].
 
         ``services`` may also be [1, N, d] (one state shared by every row, as in planning).
@@ -52,9 +56,13 @@ class _Block(nn.Module):
     def __init__(self, width: int) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(width, elementwise_affine=False)
-        self.mlp = nn.Sequential(nn.Linear(width, 2 * width), nn.GELU(), nn.Linear(2 * width, width))
+        self.mlp = nn.Sequential(
+            nn.Linear(width, 2 * width), nn.GELU(), nn.Linear(2 * width, width)
+        )
 
-    def forward(self, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, gate: torch.Tensor
+    ) -> torch.Tensor:
         return x + gate * self.mlp(modulate(self.norm(x), shift, scale))
 
 

@@ -63,7 +63,9 @@ class WorldModel(nn.Module):
         out = self.encoder(batch)
         return Encoded(services=out.services, state=out.state, z=self.projector(out.state))
 
-    def embed_action(self, services: torch.Tensor, type_ids: torch.Tensor, target_ids: torch.Tensor) -> torch.Tensor:
+    def embed_action(
+        self, services: torch.Tensor, type_ids: torch.Tensor, target_ids: torch.Tensor
+    ) -> torch.Tensor:
         """Shape: services [B or 1, N, d], type_ids [B], target_ids [B] -> [B, A]."""
         return self.action_embedding(services, type_ids, target_ids)
 
@@ -73,7 +75,12 @@ class WorldModel(nn.Module):
 
     @torch.inference_mode()
     def bind(
-        self, services: torch.Tensor, type_ids: torch.Tensor, target_ids: torch.Tensor, *, precision: str = "fp32"
+        self,
+        services: torch.Tensor,
+        type_ids: torch.Tensor,
+        target_ids: torch.Tensor,
+        *,
+        precision: str = "fp32",
     ) -> BoundDynamics:
         """Bind to one state's per-service embeddings [N, d] (or [1, N, d]) and the action layout.
 
@@ -84,7 +91,9 @@ class WorldModel(nn.Module):
             services = services.unsqueeze(0)  # [1, N, d]
         if type_ids.shape != target_ids.shape or type_ids.dim() != 1:
             raise ShapeError("type_ids and target_ids must both be [K]")
-        table = self.predictor.condition(self.embed_action(services, type_ids, target_ids))  # [K, C]
+        table = self.predictor.condition(
+            self.embed_action(services, type_ids, target_ids)
+        )  # [K, C]
         return BoundDynamics(self.predictor, table, precision)
 
 
@@ -95,7 +104,9 @@ class BoundDynamics:
     packed predictor's (``"fp32"`` or ``"bf16"``, see :mod:`aither_wm.models.packed`).
     """
 
-    def __init__(self, predictor: LatentPredictor, table: torch.Tensor, precision: str = "fp32") -> None:
+    def __init__(
+        self, predictor: LatentPredictor, table: torch.Tensor, precision: str = "fp32"
+    ) -> None:
         self._packed = PackedPredictor(predictor, table, precision)
         self.precision = self._packed.precision
         self.num_actions = self._packed.num_actions
@@ -104,5 +115,7 @@ class BoundDynamics:
     @torch.inference_mode()
     def step(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         if z.dim() != 2 or actions.shape != z.shape[:1]:
-            raise ShapeError(f"step takes z [B, D] and actions [B], got {tuple(z.shape)}, {tuple(actions.shape)}")
+            raise ShapeError(
+                f"step takes z [B, D] and actions [B], got {tuple(z.shape)}, {tuple(actions.shape)}"
+            )
         return self._packed.step(z, actions)  # [B, D]

@@ -175,7 +175,9 @@ class _PrefixCache:
     Shape: table [parent_capacity * Kv] long, latents [capacity, D], dist [capacity].
     """
 
-    def __init__(self, parent_capacity: int, num_valid: int, latents: torch.Tensor, dist: torch.Tensor) -> None:
+    def __init__(
+        self, parent_capacity: int, num_valid: int, latents: torch.Tensor, dist: torch.Tensor
+    ) -> None:
         self.table = torch.full((parent_capacity * num_valid,), -1, dtype=torch.long)
         self.latents, self.dist, self.size = latents, dist, 0
 
@@ -292,7 +294,9 @@ def _root_prior(
     return torch.softmax(q.float() / config.root_prior_temperature, dim=0)
 
 
-def _cold_table(horizon: int, prior: torch.Tensor | None, config: CEMConfig, num_valid: int) -> torch.Tensor:
+def _cold_table(
+    horizon: int, prior: torch.Tensor | None, config: CEMConfig, num_valid: int
+) -> torch.Tensor:
     """The first table [H, Kv] without a warm start: uniform mixed with the root prior."""
     uniform = torch.full((horizon, num_valid), 1.0 / num_valid)  # [H, Kv]
     if prior is None:
@@ -427,7 +431,9 @@ def cem_plan_loop(
     counter = _RowCounter()
     with torch.inference_mode():
         score = _loop_scorer(dynamics, z0, valid, objective, counter)
-        root = torch.cat([dynamics.step(z0.unsqueeze(0), valid[k : k + 1]) for k in range(Kv)])  # [Kv, D]
+        root = torch.cat(
+            [dynamics.step(z0.unsqueeze(0), valid[k : k + 1]) for k in range(Kv)]
+        )  # [Kv, D]
         counter.rows += Kv
         probs = _cold_table(H, _root_prior(root, valid, objective, cfg), cfg, Kv)  # [H, Kv]
         out = _search(score, probs=probs, seeds=None, config=cfg, generator=gen, deadline_s=None)

@@ -185,7 +185,10 @@ class TrainerActor:
         return self.svc.ingest(transitions)
 
     def train(
-        self, steps: int | None = None, seed: int | None = None, overrides: dict[str, Any] | None = None
+        self,
+        steps: int | None = None,
+        seed: int | None = None,
+        overrides: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         return self.svc.train(steps, seed=seed, overrides=overrides)
 

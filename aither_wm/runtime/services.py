@@ -151,7 +151,11 @@ class TrainerService:
     # training ----------------------------------------------------------------------------------
 
     def train(
-        self, steps: int | None = None, *, seed: int | None = None, overrides: Mapping[str, Any] | None = None
+        self,
+        steps: int | None = None,
+        *,
+        seed: int | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Train a candidate from the current weights on the buffered transitions; publish it (new
         version, checkpoint) only if it passes the regression gate; return a summary whose
@@ -199,7 +203,12 @@ class TrainerService:
             candidate.eval()
             gate = self._gate(candidate, report.holdout_eval, held)
             if not gate["passed"]:
-                self._progress = {"phase": "idle", "step": report.steps, "total": cfg.steps, "loss": report.final.get("total")}
+                self._progress = {
+                    "phase": "idle",
+                    "step": report.steps,
+                    "total": cfg.steps,
+                    "loss": report.final.get("total"),
+                }
                 rejected = {"version": self.version, "published": False, "gate": gate, "steps": report.steps,
                             "transitions": len(data), "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
                 self.runs.append(rejected)
@@ -246,24 +255,47 @@ class TrainerService:
             self.runs.append({k: v for k, v in summary.items() if k != "history"})
             return summary
 
-    def _gate(self, candidate: WorldModel, cand_eval: Any, held: TransitionDataset | None) -> dict[str, Any]:
+    def _gate(
+        self, candidate: WorldModel, cand_eval: Any, held: TransitionDataset | None
+    ) -> dict[str, Any]:
         """The regression gate (see ``TrainerSettings.gate_tolerance``)."""
         if not self.settings.use_gate:
             return {"passed": True, "reason": "gate off (use_gate=False)"}
         if cand_eval is None or held is None:
             return {"passed": True, "reason": "no held-out slice (too few transitions)"}
-        new = {"ratio": cand_eval.ratio, "latent_var": cand_eval.latent_var, "effective_rank": cand_eval.effective_rank}
+        new = {
+            "ratio": cand_eval.ratio,
+            "latent_var": cand_eval.latent_var,
+            "effective_rank": cand_eval.effective_rank,
+        }
         if not all(math.isfinite(v) for v in new.values()):
-            return {"passed": False, "reason": "candidate produced non-finite values", "candidate": new}
+            return {
+                "passed": False,
+                "reason": "candidate produced non-finite values",
+                "candidate": new,
+            }
         collapsed = is_collapsed(cand_eval.effective_rank, cand_eval.latent_var)
         if self.version == 0:  # nothing to compare with; untrained weights are never used anyway
-            return {"passed": True, "reason": "first trained version", "candidate": new, "collapsed": collapsed}
+            return {
+                "passed": True,
+                "reason": "first trained version",
+                "candidate": new,
+                "collapsed": collapsed,
+            }
         if collapsed:
             return {"passed": False, "reason": "candidate collapsed", "candidate": new}
         prev = evaluate(self.model, held)
-        old = {"ratio": prev.ratio, "latent_var": prev.latent_var, "effective_rank": prev.effective_rank}
+        old = {
+            "ratio": prev.ratio,
+            "latent_var": prev.latent_var,
+            "effective_rank": prev.effective_rank,
+        }
         passed = cand_eval.ratio <= prev.ratio + self.settings.gate_tolerance
-        reason = "not worse on the held-out slice" if passed else "worse than the published model on the held-out slice"
+        reason = (
+            "not worse on the held-out slice"
+            if passed
+            else "worse than the published model on the held-out slice"
+        )
         return {"passed": passed, "reason": reason, "candidate": new, "published": old}
 
     def weights(self) -> tuple[int, dict[str, torch.Tensor]]:

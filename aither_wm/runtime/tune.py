@@ -24,7 +24,11 @@ __all__ = ["run_trial", "tune_lambda"]
 
 
 def run_trial(
-    lam: float, graph: ServiceGraph, transitions: Sequence[Transition], model_config: WorldModelConfig, train_config: TrainConfig
+    lam: float,
+    graph: ServiceGraph,
+    transitions: Sequence[Transition],
+    model_config: WorldModelConfig,
+    train_config: TrainConfig,
 ) -> TrialOutcome:
     """Train at ``lam`` and judge the result (plain function: runs in-process or as a task)."""
     torch.set_num_threads(1)
@@ -70,7 +74,9 @@ def tune_lambda(
         refs = [_remote_trial.remote(p, graph_ref, data_ref, mcfg, tcfg) for p in points]
         return list(ray.get(refs))
 
-    result: TuneResult = bisect_lambda(run_round, lo=lo, hi=hi, max_trials=max_trials, parallel=parallel)
+    result: TuneResult = bisect_lambda(
+        run_round, lo=lo, hi=hi, max_trials=max_trials, parallel=parallel
+    )
     return {
         "graph": graph.name,
         "pick": result.pick,

@@ -24,7 +24,13 @@ from aither_wm.config import WorldModelConfig
 from aither_wm.errors import CheckpointError
 from aither_wm.models.world_model import WorldModel
 
-__all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "atomic_write_bytes", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "Checkpoint",
+    "atomic_write_bytes",
+    "load_checkpoint",
+    "save_checkpoint",
+]
 
 CHECKPOINT_FORMAT = "aither-wm/checkpoint"
 _FORMAT_VERSION = 1
@@ -60,7 +66,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def save_checkpoint(model: WorldModel, path: str | Path, *, version: int = 1, meta: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    model: WorldModel, path: str | Path, *, version: int = 1, meta: dict[str, Any] | None = None
+) -> Path:
     """Save atomically; ``meta`` must hold plain values (str, int, float, bool, None, lists, dicts)."""
     import io
 
@@ -100,21 +108,36 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
                 f"{p}: refused: the file holds Python objects that weights_only loading does not "
                 f"allow (a pickle payload is never executed): {_first_reason(text)}"
             ) from None
-        raise CheckpointError(f"{p}: not a readable checkpoint (corrupt: {_first_reason(text)})") from None
+        raise CheckpointError(
+            f"{p}: not a readable checkpoint (corrupt: {_first_reason(text)})"
+        ) from None
     except Exception as e:  # torch raises RuntimeError/EOFError/zipfile errors on corruption
-        raise CheckpointError(f"{p}: not a readable checkpoint ({type(e).__name__}: {str(e)[:120]})") from None
+        raise CheckpointError(
+            f"{p}: not a readable checkpoint ({type(e).__name__}: {str(e)[:120]})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{p}: not an aither-wm checkpoint (no format {CHECKPOINT_FORMAT!r})")
     if payload.get("format_version") != _FORMAT_VERSION:
-        raise CheckpointError(f"{p}: checkpoint format_version {payload.get('format_version')!r} is not supported")
+        raise CheckpointError(
+            f"{p}: checkpoint format_version {payload.get('format_version')!r} is not supported"
+        )
     try:
         config = WorldModelConfig.model_validate(payload["config"])
     except (ValidationError, KeyError) as e:
-        raise CheckpointError(f"{p}: checkpoint config is invalid: {str(e).splitlines()[0]}") from None
+        raise CheckpointError(
+            f"{p}: checkpoint config is invalid: {str(e).splitlines()[0]}"
+        ) from None
     model = WorldModel(config)
     try:
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, KeyError) as e:
-        raise CheckpointError(f"{p}: weights do not match the stored config: {str(e)[:200]}") from None
+        raise CheckpointError(
+            f"{p}: weights do not match the stored config: {str(e)[:200]}"
+        ) from None
     model.eval()
-    return Checkpoint(model=model, version=int(payload.get("version", 0)), meta=dict(payload.get("meta", {})), path=p)
+    return Checkpoint(
+        model=model,
+        version=int(payload.get("version", 0)),
+        meta=dict(payload.get("meta", {})),
+        path=p,
+    )

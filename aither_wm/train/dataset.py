@@ -111,7 +111,9 @@ class TransitionDataset:
         self.parts = [p for p in parts if len(p)]
 
     @classmethod
-    def from_transitions(cls, transitions: Iterable[Transition], graphs: Mapping[str, ServiceGraph]) -> TransitionDataset:
+    def from_transitions(
+        cls, transitions: Iterable[Transition], graphs: Mapping[str, ServiceGraph]
+    ) -> TransitionDataset:
         """Group by graph name; every graph must be in ``graphs`` (StateError naming it if not)."""
         by_graph: dict[str, list[Transition]] = {}
         for tr in transitions:

@@ -94,7 +94,9 @@ def fit(
         if device.type != "cpu":
             batch = type(batch)(batch.state.to(device), batch.next_state.to(device),
                                 batch.type_ids.to(device), batch.target_ids.to(device))  # fmt: skip
-        parts = world_model_loss(model, batch, regularizer, config.lam, ema=ema, use_stop_grad=config.use_stop_grad)
+        parts = world_model_loss(
+            model, batch, regularizer, config.lam, ema=ema, use_stop_grad=config.use_stop_grad
+        )
         if not torch.isfinite(parts.total):
             diverged = True
             break

@@ -14,7 +14,14 @@ from aither_wm.models.world_model import WorldModel
 from aither_wm.regularizers import SIGReg
 from aither_wm.train.dataset import GraphTransitions, TransitionDataset
 
-__all__ = ["EvalReport", "effective_rank", "encode_transitions", "evaluate", "evaluate_buckets", "is_collapsed"]
+__all__ = [
+    "EvalReport",
+    "effective_rank",
+    "encode_transitions",
+    "evaluate",
+    "evaluate_buckets",
+    "is_collapsed",
+]
 
 
 def is_collapsed(effective_rank: float, latent_var: float) -> bool:
@@ -62,7 +69,9 @@ class EvalReport:
 
 
 @torch.inference_mode()
-def encode_transitions(model: WorldModel, part: GraphTransitions, *, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def encode_transitions(
+    model: WorldModel, part: GraphTransitions, *, chunk: int = 256
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(z_t [T, D], z_next [T, D], z_next_hat [T, D]) in eval mode."""
     was = model.training
     model.eval()
@@ -105,4 +114,7 @@ def evaluate_buckets(
         z, zn, zh = encode_transitions(model, p)
         for i in range(len(p)):
             rows.setdefault(bucket(p, i), []).append((z[i], zn[i], zh[i]))
-    return {k: _report(*(torch.stack([r[j] for r in v]) for j in range(3))) for k, v in sorted(rows.items())}
+    return {
+        k: _report(*(torch.stack([r[j] for r in v]) for j in range(3)))
+        for k, v in sorted(rows.items())
+    }

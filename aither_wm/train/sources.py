@@ -44,4 +44,6 @@ def load_transitions(
     from aither_wm.sim.scenarios import generate_transitions
 
     episode = 60
-    return list(generate_transitions(graph, episodes=max(1, steps // episode), steps=episode, seed=seed))
+    return list(
+        generate_transitions(graph, episodes=max(1, steps // episode), steps=episode, seed=seed)
+    )

@@ -20,10 +20,16 @@ from aither_wm.graph.state import Action, ActionType, MeshState, ServiceState, T
 __all__ = ["TOY_FAULTS", "toy_transitions"]
 
 TOY_FAULTS = ("leak", "overload", "bad_deploy")
-_FIX = {"leak": ActionType.restart, "overload": ActionType.scale_out, "bad_deploy": ActionType.rollback}
+_FIX = {
+    "leak": ActionType.restart,
+    "overload": ActionType.scale_out,
+    "bad_deploy": ActionType.rollback,
+}
 
 
-def _observe(graph: ServiceGraph, hidden: dict[str, dict], step: int, rng: random.Random) -> MeshState:
+def _observe(
+    graph: ServiceGraph, hidden: dict[str, dict], step: int, rng: random.Random
+) -> MeshState:
     services = {}
     for s in graph.services:
         h = hidden[s]
@@ -32,7 +38,13 @@ def _observe(graph: ServiceGraph, hidden: dict[str, dict], step: int, rng: rando
         lat = 20.0 * (8.0 if h["fault"] == "overload" else 1.0) * (1.0 + 4.0 * h["inherited"])
         down = h["mem"] >= 1.0
         services[s] = ServiceState(
-            cpu_util=min(1.0, max(0.0, (0.95 if h["fault"] == "overload" else 0.3) / max(1, h["rep"] - 1) + noise())),
+            cpu_util=min(
+                1.0,
+                max(
+                    0.0,
+                    (0.95 if h["fault"] == "overload" else 0.3) / max(1, h["rep"] - 1) + noise(),
+                ),
+            ),
             memory_util=min(1.0, max(0.0, h["mem"] + noise())),
             latency_p50_ms=lat,
             latency_p99_ms=3.0 * lat,
@@ -47,7 +59,12 @@ def _observe(graph: ServiceGraph, hidden: dict[str, dict], step: int, rng: rando
 
 
 def toy_transitions(
-    graph: ServiceGraph, *, steps: int, seed: int = 0, fault_rate: float = 0.08, act_rate: float = 0.5
+    graph: ServiceGraph,
+    *,
+    steps: int,
+    seed: int = 0,
+    fault_rate: float = 0.08,
+    act_rate: float = 0.5,
 ) -> list[Transition]:
     """``steps`` transitions of the toy system under a random behaviour policy (seeded)."""
     rng = random.Random(seed)
@@ -69,7 +86,9 @@ def toy_transitions(
         if active and u < act_rate * 0.5:
             action = Action(type=_FIX[hidden[active[0]]["fault"]], target=active[0])
         elif u < act_rate:
-            kind = rng.choice((ActionType.restart, ActionType.scale_out, ActionType.scale_in, ActionType.rollback))
+            kind = rng.choice(
+                (ActionType.restart, ActionType.scale_out, ActionType.scale_in, ActionType.rollback)
+            )
             action = Action(type=kind, target=rng.choice(graph.services))
         else:
             action = Action.noop()

@@ -60,7 +60,10 @@ def judge(*, effective_rank: float, train_sigreg: float, batch_size: int, ratio:
     about 1.06 on N(0, I) whatever B, and 0.4 B to 1.05 B on a collapse to one point.
     Too high error: held-out prediction error over "nothing changes" error above ``max_ratio``.
     """
-    if effective_rank < max(2.0, min_rank_fraction * latent_dim) or train_sigreg > max_sigreg_per_sample * batch_size:
+    if (
+        effective_rank < max(2.0, min_rank_fraction * latent_dim)
+        or train_sigreg > max_sigreg_per_sample * batch_size
+    ):
         return "collapsed"
     if ratio > max_ratio:
         return "too_high_error"
@@ -89,7 +92,9 @@ def bisect_lambda(
         if ok:
             best = min(ok, key=lambda o: o.score)
             return TuneResult(tuple(trials), best.lam, True, (10**a, 10**b))
-        for o in sorted(outcomes, key=lambda o: o.lam):  # narrow: collapse raises lo, error lowers hi
+        for o in sorted(
+            outcomes, key=lambda o: o.lam
+        ):  # narrow: collapse raises lo, error lowers hi
             if o.verdict == "collapsed":
                 a = max(a, math.log10(o.lam))
         for o in sorted(outcomes, key=lambda o: -o.lam):

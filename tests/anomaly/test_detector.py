@@ -13,7 +13,9 @@ def _nominal(rng: random.Random) -> float:
 def test_false_alarm_rate_on_nominal_traffic_is_within_the_3_sigma_rate():
     rng = random.Random(0)
     det = SurpriseDetector()
-    opens = sum(1 for _ in range(20_000) for ev in det.update(_nominal(rng)).events if ev.kind == "open")
+    opens = sum(
+        1 for _ in range(20_000) for ev in det.update(_nominal(rng)).events if ev.kind == "open"
+    )
     # one-sided 3-sigma tail: 0.135% of steps; nominal rate quoted by the seed: 0.27% (two-sided)
     assert opens / 20_000 < 0.0027, opens
 
@@ -31,7 +33,10 @@ def test_a_step_change_is_one_incident_with_escalation_and_close():
     for _ in range(50):
         det.update(_nominal(rng))
     kinds = [(e.kind, e.level) for e in seen]
-    assert kinds[0] == ("open", "critical") or kinds[:2] == [("open", "warning"), ("escalate", "critical")]
+    assert kinds[0] == ("open", "critical") or kinds[:2] == [
+        ("open", "warning"),
+        ("escalate", "critical"),
+    ]
     assert kinds[-1][0] == "close" and sum(k == "open" for k, _ in kinds) == 1
     assert all(e.incident == 1 for e in seen)
 

@@ -34,16 +34,22 @@ def raw_error_surprise(_state, _action, next_state):
 def test_calm_traffic_never_wakes_the_planners_and_a_surprise_does():
     g = boutique()
     rng = random.Random(0)
-    calm = [make_state(g, t, {"adservice": {"error_rate": rng.uniform(0.0, 0.002)}}) for t in range(60)]
+    calm = [
+        make_state(g, t, {"adservice": {"error_rate": rng.uniform(0.0, 0.002)}}) for t in range(60)
+    ]
     # errors climb on one service while every health check still passes
     bad = [make_state(g, 60 + t, {"cartservice": {"error_rate": 0.3}}) for t in range(5)]
     gate = AnomalyGate(raw_error_surprise, DetectorConfig(warmup_steps=20))
     events = []
     gate.subscribe(events.append)
     planner = PlannerService("cem", model_config=TINY, graphs=[g], planner_config=CEM_SMALL)
-    ctl = AutohealController(g, LocalDispatcher({"cem": planner}), RecordingExecutor(), config=ControllerConfig())
+    ctl = AutohealController(
+        g, LocalDispatcher({"cem": planner}), RecordingExecutor(), config=ControllerConfig()
+    )
     loop = ControlLoop(ListSource(calm + bad), ctl, gate=gate)
-    calm_results = [loop.tick() for _ in range(61)]  # tick 61 scores the step into the first bad state
+    calm_results = [
+        loop.tick() for _ in range(61)
+    ]  # tick 61 scores the step into the first bad state
     assert all(r is None for r in calm_results) and ctl.decisions == 0 and not events
     later = [loop.tick() for _ in range(4)]
     assert events and events[0].kind == "open" and events[0].step >= 60

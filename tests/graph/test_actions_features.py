@@ -59,7 +59,9 @@ def test_features_are_fixed_order_and_relations_exact():
 
 
 def test_collate_pads_and_masks_mixed_graphs():
-    small = graph_from_dict({"name": "s", "services": [{"name": "x", "kind": "service"}], "edges": []})
+    small = graph_from_dict(
+        {"name": "s", "services": [{"name": "x", "kind": "service"}], "edges": []}
+    )
     xs = featurize(small, MeshState(graph="s", services={"x": nominal_service_state()}))
     xg = featurize(G, _state())
     b = collate([xs, xg])

@@ -18,13 +18,24 @@ from aither_wm.graph import (
 from aither_wm.graph.generate import generate_graph
 from aither_wm.graph.state import MeshState
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8)
-json_values = st.recursive(json_scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4), max_leaves=20)
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4),
+    max_leaves=20,
+)
 names = st.sampled_from(["a", "b", "c", "", "a"]) | st.text(max_size=3)
-kinds = st.sampled_from(["frontend", "service", "cache", "database", "queue", "gateway", "blob", ""]) | json_scalars
+kinds = (
+    st.sampled_from(["frontend", "service", "cache", "database", "queue", "gateway", "blob", ""])
+    | json_scalars
+)
 services = st.lists(st.fixed_dictionaries({"name": names, "kind": kinds}) | json_values, max_size=6)
 edges = st.lists(st.fixed_dictionaries({"from": names, "to": names}) | json_values, max_size=6)
-graph_docs = st.fixed_dictionaries({"name": names | json_scalars, "services": services | json_values, "edges": edges | json_values})
+graph_docs = st.fixed_dictionaries(
+    {"name": names | json_scalars, "services": services | json_values, "edges": edges | json_values}
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -38,7 +49,9 @@ def test_graph_loader_accepts_or_refuses_with_graph_error(doc):
         assert g.num_services == len(doc["services"]) >= 1
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(raw=st.binary(max_size=200))
 def test_graph_file_bytes_never_crash_the_loader(tmp_path, raw):
     p = tmp_path / "g.json"
@@ -49,8 +62,16 @@ def test_graph_file_bytes_never_crash_the_loader(tmp_path, raw):
         assert str(p) in str(e)
 
 
-G = graph_from_dict({"name": "g", "services": [{"name": "a", "kind": "frontend"}, {"name": "b", "kind": "cache"}], "edges": []})
-numbers = st.floats(allow_nan=True, allow_infinity=True) | st.integers(min_value=-(10**30), max_value=10**30)
+G = graph_from_dict(
+    {
+        "name": "g",
+        "services": [{"name": "a", "kind": "frontend"}, {"name": "b", "kind": "cache"}],
+        "edges": [],
+    }
+)
+numbers = st.floats(allow_nan=True, allow_infinity=True) | st.integers(
+    min_value=-(10**30), max_value=10**30
+)
 fields = st.sampled_from([*sorted(nominal_service_state().model_dump()), "bogus"])
 
 

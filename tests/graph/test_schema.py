@@ -48,7 +48,9 @@ def _graph(**over):
 
 
 def test_cycles_and_unknown_optional_fields_are_accepted():
-    g = graph_from_dict(_graph(edges=[{"from": "a", "to": "b", "note": "x"}, {"from": "b", "to": "a"}], extra=1))
+    g = graph_from_dict(
+        _graph(edges=[{"from": "a", "to": "b", "note": "x"}, {"from": "b", "to": "a"}], extra=1)
+    )
     assert g.digraph.has_edge("b", "a")
     assert g.entrypoints == ("a",)  # no entrypoint flag and no root: falls back to the first
 
@@ -56,11 +58,20 @@ def test_cycles_and_unknown_optional_fields_are_accepted():
 @pytest.mark.parametrize(
     ("doc", "needle"),
     [
-        (_graph(services=[{"name": "a", "kind": "frontend"}, {"name": "b", "kind": "lambda"}]), "services[1]"),
+        (
+            _graph(services=[{"name": "a", "kind": "frontend"}, {"name": "b", "kind": "lambda"}]),
+            "services[1]",
+        ),
         (_graph(edges=[{"from": "a", "to": "zz"}]), "edges[0]: 'to' names unknown service 'zz'"),
         (_graph(edges=[{"from": "a", "to": "a"}]), "self-loop"),
-        (_graph(services=[{"name": "a", "kind": "frontend"}, {"name": "a", "kind": "service"}]), "duplicate service"),
-        (_graph(edges=[{"from": "a", "to": "b"}, {"from": "a", "to": "b"}]), "edges[1]: duplicate edge"),
+        (
+            _graph(services=[{"name": "a", "kind": "frontend"}, {"name": "a", "kind": "service"}]),
+            "duplicate service",
+        ),
+        (
+            _graph(edges=[{"from": "a", "to": "b"}, {"from": "a", "to": "b"}]),
+            "edges[1]: duplicate edge",
+        ),
         (_graph(services=[]), "'services' must be a non-empty list"),
         (_graph(name=""), "'name'"),
         (_graph(edges=[{"from": "a", "to": "b", "dependency": "maybe"}]), "dependency"),

@@ -79,7 +79,13 @@ def test_transition_round_trips_through_json_and_checks_consistency():
                    next_state=s, timestamp=1.0, faults=["cache_down:b"])  # fmt: skip
     assert Transition.model_validate_json(t.model_dump_json()) == t
     with pytest.raises(ValueError, match="unknown service"):
-        Transition(graph="g", state=s, action=Action(type=ActionType.restart, target="zz"), next_state=s, timestamp=1.0)
+        Transition(
+            graph="g",
+            state=s,
+            action=Action(type=ActionType.restart, target="zz"),
+            next_state=s,
+            timestamp=1.0,
+        )
     with pytest.raises(ValueError, match="schema_version"):
         Transition.model_validate({**json.loads(t.model_dump_json()), "schema_version": 99})
 

@@ -17,10 +17,14 @@ from aither_wm.models.predictor import LatentPredictor
 D, K, A = 32, 9, 8
 
 
-def _predictor(width: int = 16, blocks: int = 2, seed: int = 0) -> tuple[LatentPredictor, torch.Tensor]:
+def _predictor(
+    width: int = 16, blocks: int = 2, seed: int = 0
+) -> tuple[LatentPredictor, torch.Tensor]:
     """A predictor with every weight random (zero-initialised layers and norms included)."""
     torch.manual_seed(seed)
-    p = LatentPredictor(D, PredictorConfig(hidden_dim=width, num_blocks=blocks, action_dim=A)).eval()
+    p = LatentPredictor(
+        D, PredictorConfig(hidden_dim=width, num_blocks=blocks, action_dim=A)
+    ).eval()
     with torch.no_grad():
         for prm in p.parameters():
             prm.normal_(0.0, 0.3)
@@ -61,12 +65,22 @@ def test_bf16_packing_is_close_pads_without_changing_rows_and_runs_small_batches
 
 
 def test_padded_rows_buckets():
-    assert [padded_rows(n) for n in (1, 32, 33, 300, 512, 513, 1000)] == [32, 32, 64, 320, 512, 640, 1024]
+    assert [padded_rows(n) for n in (1, 32, 33, 300, 512, 513, 1000)] == [
+        32,
+        32,
+        64,
+        320,
+        512,
+        640,
+        1024,
+    ]
 
 
 def test_precision_resolution_and_bad_input():
     assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"
-    assert resolve_precision("auto", "cpu", AUTO_BF16_MIN_WIDTH // 2) == "fp32"  # too narrow to gain
+    assert (
+        resolve_precision("auto", "cpu", AUTO_BF16_MIN_WIDTH // 2) == "fp32"
+    )  # too narrow to gain
     assert resolve_precision("auto", "cpu", AUTO_BF16_MIN_WIDTH) in ("fp32", "bf16")
     with pytest.raises(ConfigError, match="precision"):
         resolve_precision("fp16")

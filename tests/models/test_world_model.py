@@ -63,7 +63,11 @@ def test_shapes_and_untrained_predictor_is_the_identity():
     model = WorldModel()  # default architecture: 768-d embedding, 256-d latent
     model.eval()
     enc = model.encode(collate([featurize(g, s) for s in states]))
-    assert enc.services.shape == (6, 26, 128) and enc.state.shape == (6, 768) and enc.z.shape == (6, 256)
+    assert (
+        enc.services.shape == (6, 26, 128)
+        and enc.state.shape == (6, 768)
+        and enc.z.shape == (6, 256)
+    )
     space = ActionSpace(g)
     a = model.embed_action(enc.services, space.type_ids()[:6], space.target_ids()[:6])
     torch.testing.assert_close(model.predict(enc.z, a), enc.z)

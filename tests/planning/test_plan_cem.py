@@ -125,7 +125,10 @@ def test_root_prior_concentrates_the_first_table_on_helpful_actions_and_saves_ro
     model = known_model()
     p = known_problem(model, {0: 1.0, 3: 0.5})
     uniform = CEMConfig(root_prior_weight=0.0)
-    with_prior, without = CEMPlanner().plan(*p.args(), seed=4), CEMPlanner(uniform).plan(*p.args(), seed=4)
+    with_prior, without = (
+        CEMPlanner().plan(*p.args(), seed=4),
+        CEMPlanner(uniform).plan(*p.args(), seed=4),
+    )
     oracle = BeamPlanner(horizon=3, beam_width=None).plan(*p.args(), seed=0)
     fixes = {model.fixing_action(0), model.fixing_action(3)}
     assert set(oracle.actions[:2]) == fixes  # the known optimum: fix both, then wait

@@ -42,5 +42,7 @@ def test_demo_quick_end_to_end(tmp_path):
     assert ck.version == 1 and ck.meta["transitions"] == report["training"]["transitions"]
     audit = (tmp_path / "audit.jsonl").read_text().splitlines()
     assert len(audit) == report["agreement"]["decisions"]
-    assert report["wall_s"] > 0, report["timings_s"]  # its wall time is a benchmark figure, not a test
+    assert report["wall_s"] > 0, report[
+        "timings_s"
+    ]  # its wall time is a benchmark figure, not a test
     assert "SLO-viol" in report["summary_text"]

@@ -33,7 +33,9 @@ def trained():
     data = TransitionDataset.from_transitions(toy_transitions(g, steps=1200, seed=0), {g.name: g})
     train, held = data.split(0.25)
     model = WorldModel(SMALL)
-    report = fit(model, train, TrainConfig(steps=250, batch_size=32, num_slices=128, lr=2e-3), holdout=held)
+    report = fit(
+        model, train, TrainConfig(steps=250, batch_size=32, num_slices=128, lr=2e-3), holdout=held
+    )
     return g, model, report
 
 

@@ -19,7 +19,9 @@ def _planted(lo_ok: float, hi_ok: float):
     return run, calls
 
 
-@pytest.mark.parametrize(("lo_ok", "hi_ok"), [(0.2, 0.25), (0.0012, 0.0015), (6.0, 8.0), (0.05, 0.5)])
+@pytest.mark.parametrize(
+    ("lo_ok", "hi_ok"), [(0.2, 0.25), (0.0012, 0.0015), (6.0, 8.0), (0.05, 0.5)]
+)
 def test_bisection_finds_a_planted_band_in_the_expected_number_of_trials(lo_ok, hi_ok):
     run, calls = _planted(lo_ok, hi_ok)
     result = bisect_lambda(run, max_trials=10)
