@@ -91,3 +91,23 @@ def test_bound_dynamics_matches_the_predictor_for_every_action():
     assert not torch.allclose(ref[1], ref[2])
     with pytest.raises(ShapeError):
         dyn.step(z, torch.arange(K - 1))
+
+
+def test_decisions_carry_the_planning_precision():
+    from aither_wm.models import MeshWorldModel
+
+    g = load_graph("graphs/online-boutique.json")
+    state = toy_transitions(g, steps=10, seed=2)[-1].state
+    model = _randomise(WorldModel(SMALL))
+    auto = MeshWorldModel(model)  # 32 wide: too narrow for bf16 to pay, so fp32 everywhere
+    assert auto.precision == "fp32" and auto.decision(g, state).dynamics.precision == "fp32"
+    d32 = auto.decision(g, state)
+    d16 = MeshWorldModel(model, precision="bf16").decision(g, state)
+    assert d16.dynamics.precision == "bf16"
+    K = d32.mask.shape[0]
+    a = torch.arange(K).repeat(2)  # 2K >= 48 rows: the bf16 path runs
+    z = d32.z0.expand(a.shape[0], -1)
+    exact, approx = d32.dynamics.step(z, a), d16.dynamics.step(z, a)
+    assert not torch.equal(exact, approx)
+    rel = (approx - exact).norm(dim=-1) / (exact - z).norm(dim=-1)
+    assert float(rel.max()) < 0.05
