@@ -6,8 +6,8 @@ One decision (:meth:`CEMPlanner.plan`):
    gathers its step-1 latents from it instead of recomputing them.
 2. A probability table [H, Kv] over the Kv valid actions: uniform mixed with a prior from the root
    cache (a softmax of each action's one-step cost, ``root_prior_weight``), or, when
-   warm-starting, the previous decision's table shifted one step mixed with that. Masked actions are not in the table, so they are never
-   sampled at any step; the same mask applies to every horizon step (the mask of the current
+   warm-starting, the previous decision's table shifted one step mixed with that. Masked actions
+   are not in the table, so they are never sampled at any step; the same mask applies to every horizon step (the mask of the current
    state; a later state may allow other actions, the planner does not guess which).
 3. Each iteration samples S sequences with a seeded ``torch.Generator``, rolls them out with one
    batched ``dynamics.step`` per remaining horizon step (each distinct action prefix is stepped
@@ -64,7 +64,8 @@ class CEMConfig(BaseModel):
     use_warm_start: bool = True
     """Start from the previous decision's table shifted one step (and its best plan, shifted)."""
     warm_start_weight: float = Field(default=0.5, ge=0.0, le=1.0)
-    """Weight of the shifted table in the first table of a warm start; the rest is uniform."""
+    """Weight of the shifted table in the first table of a warm start; the rest is the cold-start
+    table (uniform mixed with the root prior)."""
     root_prior_weight: float = Field(default=0.8, ge=0.0, le=1.0)
     """Weight, in the first table of every step, of a prior from the root cache: a softmax of the
     one-step costs of the valid actions, min-max normalised to [0, 1] and divided by
@@ -172,7 +173,8 @@ class _PrefixCache:
     action, so its code ``parent_row * Kv + action`` indexes a dense table of rows (-1 = not
     stepped yet): a lookup is one ``index_select``, an insert one indexed write. Rows are
     append-only in preallocated buffers.
-    Shape: table [parent_capacity * Kv] long, latents [capacity, D], dist [capacity].
+    Shape: table [parent_capacity * Kv] long, latents [capacity, D], dist [capacity]; the table
+    is min(S * iterations, Kv^h) * Kv entries for prefixes of length h + 1.
     """
 
     def __init__(
@@ -193,6 +195,7 @@ class _PrefixCache:
 def _batched_scorer(
     dynamics: LatentDynamics,
     root: torch.Tensor,
+    root_dist: torch.Tensor,
     valid: torch.Tensor,
     objective: PlanObjective,
     *,
@@ -207,16 +210,16 @@ def _batched_scorer(
     in an earlier iteration are read from a per-length :class:`_PrefixCache` (the latents are a
     deterministic function of the prefix, so this is exact).
 
-    Shape: root [Kv, D] (latent after each valid action from z0); valid [Kv] long.
-    ``max_rows_per_depth`` bounds the distinct prefixes of one length a decision scores.
+    Shape: root [Kv, D] (latent after each valid action from z0); root_dist [Kv], its distance
+    to the goal; valid [Kv] long. ``max_rows_per_depth`` bounds the distinct prefixes of one
+    length a decision scores.
     """
     Kv, D = root.shape
-    root_dist = objective.distance(root)  # [Kv]
     w = objective.weights(horizon).to(root_dist.dtype)  # [H]
     valid_cost = objective.action_cost.index_select(0, valid).to(root_dist.dtype)  # [Kv]
     cap = max_rows_per_depth
     caches = [
-        _PrefixCache(Kv if h == 1 else cap, Kv, root.new_empty(cap, D), root_dist.new_empty(cap))
+        _PrefixCache(min(cap, Kv**h), Kv, root.new_empty(cap, D), root_dist.new_empty(cap))
         for h in range(1, horizon)
     ]  # caches[h - 1]: prefixes of length h + 1
 
@@ -280,15 +283,15 @@ def _loop_scorer(
 
 
 def _root_prior(
-    root: torch.Tensor, valid: torch.Tensor, objective: PlanObjective, config: CEMConfig
+    root_dist: torch.Tensor, valid: torch.Tensor, objective: PlanObjective, config: CEMConfig
 ) -> torch.Tensor | None:
     """Softmax over valid actions of their normalised one-step cost, or None when unused.
 
-    Shape: root [Kv, D] (latent after each valid action); returns [Kv].
+    Shape: root_dist [Kv] (goal distance of the latent after each valid action); returns [Kv].
     """
     if config.root_prior_weight == 0.0:
         return None
-    one_step = objective.distance(root) + objective.action_cost.index_select(0, valid)  # [Kv]
+    one_step = root_dist + objective.action_cost.index_select(0, valid)  # [Kv]
     span = (one_step.max() - one_step.min()).clamp_min(1e-12)
     q = (one_step.max() - one_step) / span  # [Kv] in [0, 1], 1 = best
     return torch.softmax(q.float() / config.root_prior_temperature, dim=0)
@@ -352,11 +355,13 @@ class CEMPlanner:
         with torch.inference_mode():
             root = dynamics.step(z0.expand(Kv, -1), valid)  # [Kv, D]
             counter.rows += Kv
-            prior = _root_prior(root, valid, objective, cfg)  # [Kv] or None
+            root_dist = objective.distance(root)  # [Kv]
+            prior = _root_prior(root_dist, valid, objective, cfg)  # [Kv] or None
             probs, seeds = self._initial_table(mask, valid, H, prior)
             score = _batched_scorer(
                 dynamics,
                 root,
+                root_dist,
                 valid,
                 objective,
                 horizon=H,
@@ -391,15 +396,15 @@ class CEMPlanner:
         Shape: prior [Kv] or None (see :func:`_root_prior`).
         """
         K, Kv = mask.shape[0], valid.shape[0]
-        uniform = _cold_table(horizon, prior, self.config, Kv)  # [H, Kv], called uniform below
+        cold = _cold_table(horizon, prior, self.config, Kv)  # [H, Kv]
         warm = self._warm
         if not self.config.use_warm_start or warm is None or warm.probs.shape != (horizon, K):
-            return uniform, None
+            return cold, None
         shifted = torch.cat([warm.probs[1:], torch.zeros(1, K)])[:, valid]  # [H, Kv]
         mass = shifted.sum(dim=1, keepdim=True)  # [H, 1]
-        shifted = torch.where(mass > 0, shifted / mass.clamp_min(1e-12), uniform)
+        shifted = torch.where(mass > 0, shifted / mass.clamp_min(1e-12), cold)
         w = self.config.warm_start_weight
-        probs = w * shifted + (1.0 - w) * uniform
+        probs = w * shifted + (1.0 - w) * cold
         pos = torch.full((K,), -1, dtype=torch.long)
         pos[valid] = torch.arange(Kv)
         last = valid[0:1]  # noop when valid (it is index 0), else the first valid action
@@ -435,7 +440,8 @@ def cem_plan_loop(
             [dynamics.step(z0.unsqueeze(0), valid[k : k + 1]) for k in range(Kv)]
         )  # [Kv, D]
         counter.rows += Kv
-        probs = _cold_table(H, _root_prior(root, valid, objective, cfg), cfg, Kv)  # [H, Kv]
+        prior = _root_prior(objective.distance(root), valid, objective, cfg)  # [Kv] or None
+        probs = _cold_table(H, prior, cfg, Kv)  # [H, Kv]
         out = _search(score, probs=probs, seeds=None, config=cfg, generator=gen, deadline_s=None)
         return finish_plan(
             dynamics,
