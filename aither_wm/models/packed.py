@@ -181,11 +181,13 @@ class PackedPredictor:
         W, nb = self.width, self.num_blocks
         dt = w.table.dtype
         cond = w.table.index_select(0, actions).view(-1, nb, 3, W)  # [B, blocks, 3, W]
-        h = torch.addmm(w.inp[1], z.to(dt).contiguous(), w.inp[0])  # [B, W]
+        x = z if z.dtype == dt and z.is_contiguous() else z.to(dt).contiguous()
+        h = torch.addmm(w.inp[1], x, w.inp[0])  # [B, W]
         for i, (w1, b1, w2, b2) in enumerate(w.blocks):
             x = F.layer_norm(h, (W,), eps=self._eps[1][i])  # [B, W]
             x = torch.addcmul(cond[:, i, 0], x, cond[:, i, 1])  # shift + norm * (1 + scale)
             x = F.gelu(torch.addmm(b1, x, w1))  # [B, 2W]
             h = torch.addcmul(h, cond[:, i, 2], torch.addmm(b2, x, w2))  # h + gate * mlp
         x = F.layer_norm(h, (W,), eps=self._eps[0])
-        return z + torch.addmm(w.out[1], x, w.out[0]).to(z.dtype)  # [B, D]
+        delta = torch.addmm(w.out[1], x, w.out[0])  # [B, D]
+        return z + (delta if delta.dtype == z.dtype else delta.to(z.dtype))

@@ -112,10 +112,12 @@ class BoundDynamics:
         self.num_actions = self._packed.num_actions
         self.latent_dim = predictor.latent_dim
 
-    @torch.inference_mode()
     def step(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         if z.dim() != 2 or actions.shape != z.shape[:1]:
             raise ShapeError(
                 f"step takes z [B, D] and actions [B], got {tuple(z.shape)}, {tuple(actions.shape)}"
             )
-        return self._packed.step(z, actions)  # [B, D]
+        if torch.is_inference_mode_enabled():  # planners call from inside it: skip re-entering
+            return self._packed.step(z, actions)  # [B, D]
+        with torch.inference_mode():
+            return self._packed.step(z, actions)

@@ -21,6 +21,11 @@ One decision (:meth:`CEMPlanner.plan`):
 :func:`cem_plan_loop` runs the same search with one ``dynamics.step`` per sample per step (a slow
 reference for tests and the batched speed-up benchmark): same draws, same optimum.
 
+Latents, distances and draws are torch; the integer bookkeeping around them (prefix codes and
+lookups, elites, frequency counts) and the table refit are numpy on the same values: on a few
+hundred numbers a numpy operation costs about a microsecond, a torch call several, and a decision
+makes a few hundred of them (docs/planning.md has the measurements). Planning runs on CPU tensors.
+
 Glossary: D latent size, K flat actions, Kv valid actions, H horizon, S samples, E elites,
 U distinct prefixes.
 """
@@ -31,6 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -103,53 +109,63 @@ class _WarmStart:
 
 @dataclass(frozen=True)
 class _SearchOut:
-    best: torch.Tensor  # [H] long, indices into the valid actions
+    best: np.ndarray  # [H] int64, indices into the valid actions
     probs: torch.Tensor  # [H, Kv], the final table
     iterations: int
     hit_deadline: bool
 
 
-#: Scores sequences of valid-action indices [S, H] -> costs [S].
-_Evaluator = Callable[[torch.Tensor], torch.Tensor]
+#: Scores sequences of valid-action indices [S, H] (numpy int64) -> costs [S] (numpy float32).
+_Evaluator = Callable[[np.ndarray], np.ndarray]
 
 
 def _search(
     score: _Evaluator,
     *,
     probs: torch.Tensor,
-    seeds: torch.Tensor | None,
+    seeds: np.ndarray | None,
     config: CEMConfig,
     generator: torch.Generator,
     deadline_s: float | None,
 ) -> _SearchOut:
     """The CEM loop, shared by the batched planner and the per-sample reference.
 
-    Shape: probs [H, Kv] (rows sum to 1); seeds [C0, H] long or None, sequences scored in the
-    first iteration in place of the last C0 samples.
+    Draws come from ``torch.multinomial`` with the decision's generator; the integer bookkeeping
+    (elites, frequencies) and the table refit run in numpy on the same float32 values, which
+    costs a fraction of a torch call per operation on a few hundred numbers (the arithmetic is
+    the same, so the tables and the draws are too).
+
+    Shape: probs [H, Kv] float32 (rows sum to 1); seeds [C0, H] int64 or None, sequences scored
+    in the first iteration in place of the last C0 samples.
     """
     H, Kv = probs.shape
     S, E, C = config.num_samples, config.num_elites, config.carried_elites
-    carried = torch.empty(0, H, dtype=torch.long)  # [C, H]
-    carried_cost = torch.empty(0)  # [C]
+    m, keep = np.float32(config.momentum), np.float32(1.0 - config.momentum)
+    smooth_keep = np.float32(1.0 - config.smoothing)
+    smooth_add = np.float32(config.smoothing / Kv)
+    table = probs.numpy()  # [H, Kv] float32, shares memory with ``probs``
+    carried = np.empty((0, H), dtype=np.int64)  # [C, H]
+    carried_cost = np.empty(0, dtype=np.float32)  # [C]
     best, best_cost = None, float("inf")
-    ones = torch.ones(H, E)  # [H, E]
     it, hit_deadline = 0, False
     for it in range(1, config.iterations + 1):
         n_new = S - carried.shape[0]
-        idx = torch.multinomial(probs, n_new, replacement=True, generator=generator).T  # [S', H]
+        idx = torch.multinomial(probs, n_new, replacement=True, generator=generator)  # [H, S']
+        samples = idx.numpy().T  # [S', H] (a view)
         if seeds is not None and it == 1:
-            idx[n_new - seeds.shape[0] :] = seeds[:n_new]
-        cost = score(idx.contiguous())  # [S']
-        pop = torch.cat([carried, idx])  # [S, H]
-        pop_cost = torch.cat([carried_cost.to(cost.dtype), cost])  # [S]
-        order = torch.sort(pop_cost, stable=True).indices[: min(E, pop.shape[0])]  # [E]
+            samples[n_new - seeds.shape[0] :] = seeds[:n_new]
+        cost = score(np.ascontiguousarray(samples))  # [S'] float32
+        pop = np.concatenate([carried, samples])  # [S, H]
+        pop_cost = np.concatenate([carried_cost, cost])  # [S]
+        order = np.argsort(pop_cost, kind="stable")[: min(E, pop.shape[0])]  # [E], NaN last
         elites = pop[order]  # [E, H]
-        if float(pop_cost[order[0]]) < best_cost:
-            best, best_cost = elites[0], float(pop_cost[order[0]])
-        freq = torch.zeros(H, Kv).scatter_add_(1, elites.T, ones[:, : elites.shape[0]])  # [H, Kv]
-        freq /= elites.shape[0]
-        probs = config.momentum * probs + (1.0 - config.momentum) * freq
-        probs = (1.0 - config.smoothing) * probs + config.smoothing / Kv
+        if pop_cost[order[0]] < best_cost:  # False for NaN
+            best, best_cost = elites[0].copy(), float(pop_cost[order[0]])
+        n_el = np.float32(elites.shape[0])
+        freq = np.stack([np.bincount(elites[:, h], minlength=Kv) for h in range(H)])  # [H, Kv]
+        table = m * table + keep * (freq.astype(np.float32) / n_el)
+        table = smooth_keep * table + smooth_add
+        probs = torch.from_numpy(table)
         carried, carried_cost = elites[:C], pop_cost[order[:C]]
         if deadline_s is not None and it < config.iterations and time.perf_counter() >= deadline_s:
             hit_deadline = True
@@ -170,26 +186,38 @@ class _PrefixCache:
     """Latents and distances of every action prefix of one length stepped so far in a decision.
 
     A prefix of length h + 1 is its parent prefix (a row of the cache one level up) plus one
-    action, so its code ``parent_row * Kv + action`` indexes a dense table of rows (-1 = not
-    stepped yet): a lookup is one ``index_select``, an insert one indexed write. Rows are
-    append-only in preallocated buffers.
-    Shape: table [parent_capacity * Kv] long, latents [capacity, D], dist [capacity]; the table
-    is min(S * iterations, Kv^h) * Kv entries for prefixes of length h + 1.
+    action, so its code ``parent_row * Kv + action`` indexes a dense numpy table of rows (-1 = not
+    stepped yet): a lookup is one gather, an insert one indexed write. Rows are append-only in
+    preallocated buffers.
+    Shape: table [parent_capacity * Kv] int32, latents [capacity, D], dist [capacity] (a torch
+    buffer; ``dist_np`` is a numpy view of it); the table is min(S * iterations, Kv^h) * Kv
+    entries for prefixes of length h + 1.
     """
 
     def __init__(
         self, parent_capacity: int, num_valid: int, latents: torch.Tensor, dist: torch.Tensor
     ) -> None:
-        self.table = torch.full((parent_capacity * num_valid,), -1, dtype=torch.long)
+        self.table = np.full(parent_capacity * num_valid, -1, dtype=np.int32)
         self.latents, self.dist, self.size = latents, dist, 0
+        self.dist_np = dist.numpy()
 
-    def add(self, codes: torch.Tensor, latents: torch.Tensor, dist: torch.Tensor) -> None:
+    def add(self, codes: np.ndarray, latents: torch.Tensor, dist: torch.Tensor) -> None:
         """Store distinct new codes [U'] with their latents [U', D] and distances [U']."""
         n, m = self.size, codes.shape[0]
         self.latents[n : n + m] = latents
         self.dist[n : n + m] = dist
-        self.table[codes] = torch.arange(n, n + m)
+        self.table[codes] = np.arange(n, n + m, dtype=np.int32)
         self.size = n + m
+
+
+def _distinct(codes: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of a non-empty int array (``np.unique`` without its hashing pass,
+    which costs more than the sort on a few hundred entries)."""
+    s = np.sort(codes)
+    keep = np.empty(s.shape[0], dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
 
 
 def _batched_scorer(
@@ -208,51 +236,58 @@ def _batched_scorer(
 
     With ``share_prefixes``, each distinct prefix is stepped once per *decision*: prefixes met
     in an earlier iteration are read from a per-length :class:`_PrefixCache` (the latents are a
-    deterministic function of the prefix, so this is exact).
+    deterministic function of the prefix, so this is exact). Prefix codes and lookups are numpy
+    (integer work on a few hundred entries); latents and distances stay torch.
 
-    Shape: root [Kv, D] (latent after each valid action from z0); root_dist [Kv], its distance
-    to the goal; valid [Kv] long. ``max_rows_per_depth`` bounds the distinct prefixes of one
-    length a decision scores.
+    Shape: root [Kv, D] (latent after each valid action from z0); root_dist [Kv] float32, its
+    distance to the goal; valid [Kv] long. ``max_rows_per_depth`` bounds the distinct prefixes
+    of one length a decision scores.
     """
     Kv, D = root.shape
-    w = objective.weights(horizon).to(root_dist.dtype)  # [H]
-    valid_cost = objective.action_cost.index_select(0, valid).to(root_dist.dtype)  # [Kv]
+    w = objective.weights(horizon).to(root_dist.dtype).numpy()  # [H]
+    valid_cost = objective.action_cost.index_select(0, valid).to(root_dist.dtype).numpy()  # [Kv]
+    root_dist_np = root_dist.numpy()  # [Kv]
     cap = max_rows_per_depth
     caches = [
         _PrefixCache(min(cap, Kv**h), Kv, root.new_empty(cap, D), root_dist.new_empty(cap))
         for h in range(1, horizon)
     ]  # caches[h - 1]: prefixes of length h + 1
 
-    def score(idx: torch.Tensor) -> torch.Tensor:
+    valid_np = valid.numpy()  # [Kv]
+
+    def step(parents: torch.Tensor, rows: np.ndarray, acts: np.ndarray) -> torch.Tensor:
+        """Latents [U, D] after action ``acts`` [U] (valid indices) from ``parents[rows]``."""
+        z = dynamics.step(
+            parents.index_select(0, torch.from_numpy(rows)), torch.from_numpy(valid_np[acts])
+        )
+        counter.rows += int(rows.shape[0])
+        return z
+
+    def score(idx: np.ndarray) -> np.ndarray:
         S, H = idx.shape
-        cols = idx.T.contiguous()  # [H, S]
-        dists = [root_dist.index_select(0, cols[0])]  # H x [S]
+        dist = np.empty((S, H), dtype=root_dist_np.dtype)  # [S, H]
+        dist[:, 0] = root_dist_np[idx[:, 0]]
         if not share_prefixes:
-            z = root.index_select(0, cols[0])  # [S, D]
+            z = root.index_select(0, torch.from_numpy(idx[:, 0]))  # [S, D]
             for h in range(1, H):
-                z = dynamics.step(z, valid.index_select(0, cols[h]))  # [S, D]
-                counter.rows += S
-                dists.append(objective.distance(z))  # [S]
+                z = step(z, np.arange(S), np.ascontiguousarray(idx[:, h]))  # [S, D]
+                dist[:, h] = objective.distance(z).numpy()
         else:
-            row, latents = cols[0], root  # each sample's prefix row one level up, and its cache
+            row, latents = idx[:, 0], root  # each sample's prefix row one level up, and its cache
             for h in range(1, H):
                 cache = caches[h - 1]
-                code = row * Kv + cols[h]  # [S]
-                row = cache.table.index_select(0, code)  # [S], -1 = never stepped
+                code = row * Kv + idx[:, h]  # [S]
+                row = cache.table[code]  # [S], -1 = never stepped
                 miss = row < 0
-                if bool(miss.any()):
-                    new = torch.unique(code[miss])  # [U'] distinct new prefixes
-                    z = dynamics.step(
-                        latents.index_select(0, new // Kv), valid.index_select(0, new % Kv)
-                    )  # [U', D]
-                    counter.rows += int(new.numel())
+                if miss.any():
+                    new = _distinct(code[miss])  # [U'] distinct new prefixes, sorted
+                    z = step(latents, new // Kv, new % Kv)  # [U', D]
                     cache.add(new, z, objective.distance(z))
-                    row = cache.table.index_select(0, code)
+                    row = cache.table[code]
                 latents = cache.latents
-                dists.append(cache.dist.index_select(0, row))  # [S]
-        dist = torch.stack(dists, dim=1)  # [S, H]
+                dist[:, h] = cache.dist_np[row]
         # PlanObjective.cost_from_distances with its tables hoisted (same arithmetic, same bits)
-        return (dist * w).sum(dim=-1) + valid_cost[idx].sum(dim=-1)  # [S]
+        return (dist * w).sum(axis=-1) + valid_cost[idx].sum(axis=-1)  # [S]
 
     return score
 
@@ -266,8 +301,8 @@ def _loop_scorer(
 ) -> _Evaluator:
     """Score sequences one sample and one step at a time (the slow reference)."""
 
-    def score(idx: torch.Tensor) -> torch.Tensor:
-        flat = valid[idx]  # [S, H]
+    def score(idx: np.ndarray) -> np.ndarray:
+        flat = valid[torch.from_numpy(idx)]  # [S, H]
         S, H = flat.shape
         costs = []
         for s in range(S):
@@ -277,7 +312,7 @@ def _loop_scorer(
                 lat.append(z)
             counter.rows += H
             costs.append(objective.cost(torch.stack(lat, dim=1), flat[s : s + 1]))  # [1]
-        return torch.cat(costs)  # [S]
+        return torch.cat(costs).numpy()  # [S]
 
     return score
 
@@ -372,7 +407,7 @@ class CEMPlanner:
             out = _search(
                 score, probs=probs, seeds=seeds, config=cfg, generator=gen, deadline_s=deadline
             )
-            best = valid[out.best]  # [H] flat
+            best = valid[torch.from_numpy(out.best)]  # [H] flat
             flat_probs = torch.zeros(H, K)
             flat_probs[:, valid] = out.probs
             self._warm = _WarmStart(probs=flat_probs, best=best)
@@ -390,7 +425,7 @@ class CEMPlanner:
 
     def _initial_table(
         self, mask: torch.Tensor, valid: torch.Tensor, horizon: int, prior: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor, np.ndarray | None]:
         """First table [H, Kv] and warm-start seed sequence [1, H] (valid indices) or None.
 
         Shape: prior [Kv] or None (see :func:`_root_prior`).
@@ -409,7 +444,7 @@ class CEMPlanner:
         pos[valid] = torch.arange(Kv)
         last = valid[0:1]  # noop when valid (it is index 0), else the first valid action
         seq = pos[torch.cat([warm.best[1:], last])]  # [H]
-        seeds = seq.unsqueeze(0) if bool((seq >= 0).all()) else None
+        seeds = seq.unsqueeze(0).numpy() if bool((seq >= 0).all()) else None
         return probs, seeds
 
 
@@ -447,7 +482,7 @@ def cem_plan_loop(
             dynamics,
             z0,
             objective,
-            valid[out.best],
+            valid[torch.from_numpy(out.best)],
             planner="cem_loop",
             rows_evaluated=counter.rows,
             iterations=out.iterations,

@@ -5,6 +5,7 @@ Glossary: D latent size, K flat actions, H horizon.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -106,9 +107,10 @@ def finish_plan(
     """
     seq = actions.reshape(1, -1)  # [1, H]
     cost, latents = evaluate(dynamics, z0, seq, objective)  # [1], [1, H, D]
-    if not bool(torch.isfinite(cost).all()):
+    value = float(cost[0])
+    if not math.isfinite(value):
         raise PlanningError(
-            f"{planner}: the found sequence has a non-finite predicted cost ({float(cost[0])}): "
+            f"{planner}: the found sequence has a non-finite predicted cost ({value}): "
             "the model is unusable"
         )
     acts = tuple(int(a) for a in seq[0].tolist())
@@ -122,7 +124,7 @@ def finish_plan(
     return PlanResult(
         first_action=acts[0],
         actions=acts,
-        cost=float(cost[0]),
+        cost=value,
         latents=latents[0],
         stats=stats,
     )
