@@ -184,10 +184,10 @@ class PackedPredictor:
         x = z if z.dtype == dt and z.is_contiguous() else z.to(dt).contiguous()
         h = torch.addmm(w.inp[1], x, w.inp[0])  # [B, W]
         for i, (w1, b1, w2, b2) in enumerate(w.blocks):
-            x = F.layer_norm(h, (W,), eps=self._eps[1][i])  # [B, W]
+            x = torch.layer_norm(h, (W,), None, None, self._eps[1][i])  # [B, W]
             x = torch.addcmul(cond[:, i, 0], x, cond[:, i, 1])  # shift + norm * (1 + scale)
             x = F.gelu(torch.addmm(b1, x, w1))  # [B, 2W]
             h = torch.addcmul(h, cond[:, i, 2], torch.addmm(b2, x, w2))  # h + gate * mlp
-        x = F.layer_norm(h, (W,), eps=self._eps[0])
+        x = torch.layer_norm(h, (W,), None, None, self._eps[0])  # F.layer_norm minus its wrapper
         delta = torch.addmm(w.out[1], x, w.out[0])  # [B, D]
         return z + (delta if delta.dtype == z.dtype else delta.to(z.dtype))

@@ -32,6 +32,7 @@ U distinct prefixes.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -205,7 +206,7 @@ class _PrefixCache:
         """Store distinct new codes [U'] with their latents [U', D] and distances [U']."""
         n, m = self.size, codes.shape[0]
         self.latents[n : n + m] = latents
-        self.dist[n : n + m] = dist
+        self.dist_np[n : n + m] = dist.numpy()
         self.table[codes] = np.arange(n, n + m, dtype=np.int32)
         self.size = n + m
 
@@ -286,7 +287,8 @@ def _batched_scorer(
                     row = cache.table[code]
                 latents = cache.latents
                 dist[:, h] = cache.dist_np[row]
-        # PlanObjective.cost_from_distances with its tables hoisted (same arithmetic, same bits)
+        # PlanObjective.cost_from_distances with its tables hoisted, in numpy (same operations in
+        # the same order; equal to the torch version, bit for bit, on every decision checked)
         return (dist * w).sum(axis=-1) + valid_cost[idx].sum(axis=-1)  # [S]
 
     return score
@@ -327,8 +329,15 @@ def _root_prior(
     if config.root_prior_weight == 0.0:
         return None
     one_step = root_dist + objective.action_cost.index_select(0, valid)  # [Kv]
-    span = (one_step.max() - one_step.min()).clamp_min(1e-12)
-    q = (one_step.max() - one_step) / span  # [Kv] in [0, 1], 1 = best
+    hi, lo = one_step.max(), one_step.min()
+    if not (math.isfinite(float(hi)) and math.isfinite(float(lo))):
+        finite = torch.isfinite(one_step)
+        if not bool(finite.any()):  # nothing to rank; the search reports the unusable model
+            return None
+        one_step = torch.where(finite, one_step, one_step[finite].max())  # non-finite = worst
+        hi, lo = one_step.max(), one_step.min()
+    span = (hi - lo).clamp_min(1e-12)
+    q = (hi - one_step) / span  # [Kv] in [0, 1], 1 = best
     return torch.softmax(q.float() / config.root_prior_temperature, dim=0)
 
 
@@ -383,6 +392,7 @@ class CEMPlanner:
         cfg = self.config
         H = cfg.horizon
         valid = check_problem(dynamics, z0, objective, mask, H)  # [Kv]
+        valid_np = valid.numpy()
         K, Kv = mask.shape[0], valid.shape[0]
         deadline = _deadline_s(started, cfg.deadline_ms if deadline_ms is None else deadline_ms)
         gen = torch.Generator().manual_seed(int(seed))
@@ -408,9 +418,9 @@ class CEMPlanner:
                 score, probs=probs, seeds=seeds, config=cfg, generator=gen, deadline_s=deadline
             )
             best = valid[torch.from_numpy(out.best)]  # [H] flat
-            flat_probs = torch.zeros(H, K)
-            flat_probs[:, valid] = out.probs
-            self._warm = _WarmStart(probs=flat_probs, best=best)
+            flat_probs = np.zeros((H, K), dtype=np.float32)
+            flat_probs[:, valid_np] = out.probs.numpy()
+            self._warm = _WarmStart(probs=torch.from_numpy(flat_probs), best=best)
             return finish_plan(
                 dynamics,
                 z0,

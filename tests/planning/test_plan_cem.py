@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pydantic
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from plan_helpers import CountingDynamics, K, known_model, known_problem, mlp_problem
 
-from aither_wm.planning import BeamPlanner, CEMConfig, CEMPlanner, cem_plan_loop
+from aither_wm.errors import PlanningError
+from aither_wm.planning import BeamPlanner, CEMConfig, CEMPlanner, PlanObjective, cem_plan_loop
+from aither_wm.planning.cem import _distinct
 
 SMALL = CEMConfig(num_samples=60, num_elites=8, iterations=3)
 
@@ -135,3 +142,64 @@ def test_root_prior_concentrates_the_first_table_on_helpful_actions_and_saves_ro
     assert with_prior.actions == oracle.actions and with_prior.cost == oracle.cost
     assert without.first_action in fixes and without.cost >= with_prior.cost
     assert with_prior.stats.rows_evaluated < 0.8 * without.stats.rows_evaluated
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10_000), min_size=1, max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_distinct_prefix_codes_match_numpy_unique(values):
+    codes = np.array(values, dtype=np.int64)
+    assert np.array_equal(_distinct(codes), np.unique(codes))
+
+
+class _Float64:
+    """A LatentDynamics computing in float64 (the known-optimum model, cast)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.num_actions, self.latent_dim = inner.num_actions, inner.latent_dim
+
+    def step(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return self.inner.step(z.float(), actions).double()
+
+
+def test_float64_model_plans_like_float32():
+    """A float64 model plans through the numpy bookkeeping and finds the float32 model's fix."""
+    model = known_model()
+    p = known_problem(model, {0: 1.0, 3: 0.5})
+    obj = PlanObjective(goal=p.objective.goal.double(), action_cost=p.objective.action_cost)
+    res = CEMPlanner().plan(_Float64(model), p.z0.double(), obj, p.mask, seed=0)
+    ref = CEMPlanner().plan(*p.args(), seed=0)
+    assert res.actions == ref.actions
+    assert res.latents.dtype == torch.float64
+
+
+class _PoisonAction:
+    """The known-optimum model, except that one action (None: every one) predicts an infinite
+    latent."""
+
+    def __init__(self, inner, bad: int | None) -> None:
+        self.inner, self.bad = inner, bad
+        self.num_actions, self.latent_dim = inner.num_actions, inner.latent_dim
+
+    def step(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        out = self.inner.step(z, actions)
+        hit = (
+            torch.ones_like(actions, dtype=torch.bool) if self.bad is None else actions == self.bad
+        )
+        return torch.where(hit[:, None], torch.full_like(out, math.inf), out)
+
+
+def test_root_prior_ranks_non_finite_one_step_costs_last():
+    model = known_model()
+    p = known_problem(model, {0: 1.0, 3: 0.5})
+    ref = CEMPlanner().plan(*p.args(), seed=0)
+    bad = next(a for a in range(1, K) if a not in ref.actions)
+    res = CEMPlanner().plan(_PoisonAction(model, bad), p.z0, p.objective, p.mask, seed=0)
+    assert res.actions == ref.actions and math.isfinite(res.cost)
+
+
+def test_every_cost_non_finite_is_a_planning_error():
+    model = known_model()
+    p = known_problem(model, {0: 1.0})
+    with pytest.raises(PlanningError, match="non-finite"):
+        CEMPlanner().plan(_PoisonAction(model, None), p.z0, p.objective, p.mask, seed=0)
