@@ -12,13 +12,14 @@ Glossary: D latent size, K flat actions, Kv valid actions, H horizon, B kept pre
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
 
 from aither_wm.errors import ConfigError, PlanningError
 from aither_wm.planning.objective import PlanObjective, check_problem
-from aither_wm.planning.result import PlanResult, finish_plan
+from aither_wm.planning.result import PlanResult, deadline_at, finish_plan
 from aither_wm.types import LatentDynamics
 
 __all__ = ["BeamPlanner"]
@@ -93,7 +94,7 @@ class BeamPlanner:
                 f"beam search of {Kv}^{H} sequences steps {self.rows_needed(Kv)} rows "
                 f"> max_rows={self.max_rows}; set beam_width"
             )
-        deadline = None if deadline_ms is None else started + deadline_ms / 1e3
+        deadline = deadline_at(started, deadline_ms)
         w = objective.weights(H)  # [H]
         remaining = torch.cat([w.flip(0).cumsum(0).flip(0), torch.zeros(1)])  # [H + 1]
         ac = objective.action_cost[valid]  # [Kv]
@@ -127,7 +128,7 @@ class BeamPlanner:
                     dist = objective.distance(zn).double().view(hi - lo, Kv)  # [b, Kv]
                     gc = g[lo:hi, None] + w[d].double() * dist + ac.double()  # [b, Kv]
                     if is_last:
-                        flat = int(gc.argmin())
+                        flat = int(gc.nan_to_num(nan=math.inf).argmin())  # argmin would pick NaN
                         if float(gc.view(-1)[flat]) < best_cost:
                             best_cost = float(gc.view(-1)[flat])
                             b, a = divmod(flat, Kv)

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aither_wm.errors import PlanningError
 from aither_wm.planning.objective import PlanObjective, check_problem
-from aither_wm.planning.result import PlanResult, finish_plan
+from aither_wm.planning.result import PlanResult, deadline_at, finish_plan
 from aither_wm.types import LatentDynamics
 
 __all__ = ["CEMConfig", "CEMPlanner", "cem_plan_loop"]
@@ -352,10 +352,6 @@ def _cold_table(
     return (1.0 - rw) * uniform + rw * prior.unsqueeze(0)
 
 
-def _deadline_s(started_s: float, deadline_ms: float | None) -> float | None:
-    return None if deadline_ms is None else started_s + deadline_ms / 1e3
-
-
 class CEMPlanner:
     """Categorical CEM planner (see the module docstring).
 
@@ -394,7 +390,7 @@ class CEMPlanner:
         valid = check_problem(dynamics, z0, objective, mask, H)  # [Kv]
         valid_np = valid.numpy()
         K, Kv = mask.shape[0], valid.shape[0]
-        deadline = _deadline_s(started, cfg.deadline_ms if deadline_ms is None else deadline_ms)
+        deadline = deadline_at(started, cfg.deadline_ms if deadline_ms is None else deadline_ms)
         gen = torch.Generator().manual_seed(int(seed))
         counter = _RowCounter()
         with torch.inference_mode():

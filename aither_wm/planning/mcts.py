@@ -43,8 +43,9 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from aither_wm.errors import PlanningError
 from aither_wm.planning.objective import PlanObjective, check_problem
-from aither_wm.planning.result import PlanResult, finish_plan
+from aither_wm.planning.result import PlanResult, deadline_at, finish_plan
 from aither_wm.types import LatentDynamics
 
 __all__ = ["MCTSConfig", "MCTSPlanner"]
@@ -141,8 +142,7 @@ class MCTSPlanner:
         cfg = self.config
         H = cfg.horizon
         valid = check_problem(dynamics, z0, objective, mask, H)  # [Kv]
-        budget_ms = cfg.deadline_ms if deadline_ms is None else deadline_ms
-        deadline = None if budget_ms is None else started + budget_ms / 1e3
+        deadline = deadline_at(started, cfg.deadline_ms if deadline_ms is None else deadline_ms)
         with torch.inference_mode():
             search = _Search(dynamics, z0, objective, valid, cfg, seed)
             sims, hit_deadline = search.run(deadline)
@@ -203,11 +203,16 @@ class _Search:
         t.edge_best[root] = t.value[kids]
         t.edge_q[root] = t.value[kids]
         t.edge_q[kids] = t.value[kids, None]
-        self.vmin = float(t.value[: 1 + Kv].min())
-        self.vmax = float(t.value[: 1 + Kv].max())
+        finite = np.isfinite(t.value[kids])  # [Kv]
+        if not finite.any():
+            raise PlanningError(
+                "mcts: every action's predicted one-step cost is non-finite: the model is unusable"
+            )
+        seen = np.concatenate([t.value[:1], t.value[kids][finite]])
+        self.vmin, self.vmax = float(seen.min()), float(seen.max())
 
-        # Prior over valid actions and the searched root children.
-        qn = self._normalise(t.value[kids])  # [Kv]
+        # Prior over valid actions and the searched root children (non-finite ones rank last).
+        qn = np.where(finite, self._normalise(t.value[kids]), 0.0)  # [Kv]
         logits = qn / cfg.prior_temperature
         prior = np.exp(logits - logits.max())
         prior /= prior.sum()
@@ -222,16 +227,21 @@ class _Search:
 
     def _normalise(self, values: np.ndarray) -> np.ndarray:
         span = self.vmax - self.vmin
-        return (values - self.vmin) / span if span > 0 else np.zeros_like(values)
+        with np.errstate(invalid="ignore"):  # a non-finite value stays non-finite
+            return (values - self.vmin) / span if span > 0 else np.zeros_like(values)
 
     def _set_values(self, nodes: np.ndarray, dist: np.ndarray, acts: np.ndarray) -> None:
         """Path cost and value of freshly stepped nodes from their latent's distance."""
         t = self.tree
         d = t.depth[nodes]
-        t.path_cost[nodes] = (
-            t.path_cost[t.parent[nodes]] + self.w[d - 1] * dist + (self.action_cost[acts])
-        )
-        t.value[nodes] = -(t.path_cost[nodes] + self.remaining[d] * dist)
+        # a non-finite distance (the model predicted garbage for this action) makes the node
+        # worthless: cost +inf, value -inf, never preferred while anything finite is left
+        with np.errstate(invalid="ignore", over="ignore"):
+            cost = t.path_cost[t.parent[nodes]] + self.w[d - 1] * dist + self.action_cost[acts]
+            value = -(cost + self.remaining[d] * dist)
+        ok = np.isfinite(value)
+        t.path_cost[nodes] = np.where(ok, cost, np.inf)
+        t.value[nodes] = np.where(ok, value, -np.inf)
 
     def _select(self) -> tuple[list[int], list[int], bool]:
         """Descend from the root; return the path's nodes, its edge actions, and whether its last
@@ -295,8 +305,10 @@ class _Search:
                 t.pending[new] = False
                 t.edge_q[new] = t.value[new, None]  # first-play value of their children
                 t.edge_q[parents, acts] = t.value[new]
-                self.vmin = min(self.vmin, float(t.value[new].min()))
-                self.vmax = max(self.vmax, float(t.value[new].max()))
+                fresh = t.value[new][np.isfinite(t.value[new])]  # -inf nodes do not stretch Q
+                if fresh.size:
+                    self.vmin = min(self.vmin, float(fresh.min()))
+                    self.vmax = max(self.vmax, float(fresh.max()))
             for nodes, path_acts, _ in paths:
                 v = float(t.value[nodes[-1]])
                 for i, a in enumerate(path_acts):

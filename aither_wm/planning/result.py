@@ -16,7 +16,7 @@ from aither_wm.errors import PlanningError
 from aither_wm.planning.objective import PlanObjective, evaluate
 from aither_wm.types import LatentDynamics
 
-__all__ = ["PlanResult", "PlanStats", "Planner", "finish_plan"]
+__all__ = ["PlanResult", "PlanStats", "Planner", "deadline_at", "finish_plan"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,12 @@ class Planner(Protocol):
     def reset(self) -> None:
         """Forget anything carried from one decision to the next (warm starts)."""
         ...
+
+
+def deadline_at(started_s: float, deadline_ms: float | None) -> float | None:
+    """The ``time.perf_counter()`` value a search started at ``started_s`` must stop by, or None
+    without a budget."""
+    return None if deadline_ms is None else started_s + deadline_ms / 1e3
 
 
 def finish_plan(
