@@ -34,7 +34,7 @@ import torch
 
 from aither_wm.anomaly.detector import DetectorConfig, SurpriseDetector
 from aither_wm.anomaly.surprise import open_loop_surprise
-from aither_wm.config import TrainConfig
+from aither_wm.config import TrainConfig, WorldModelConfig
 from aither_wm.graph.actions import ActionSpace
 from aither_wm.graph.features import STRUCT_DIM, featurize
 from aither_wm.graph.schema import ServiceGraph, load_graph
@@ -140,8 +140,13 @@ def run_anomaly_bench(
     steps: int = 100,
     onset_step: int = 45,
     train_steps: int = 400,
+    model_config: WorldModelConfig | None = None,
     progress: Callable[[StepInfo], None] | None = None,
 ) -> dict[str, Any]:
+    """Detection quality of the world model's surprise against baselines (see module doc).
+
+    ``model_config`` (default: the default architecture) applies when no ``checkpoint`` is given.
+    """
     from aither_wm.sim import MeshSimulator
     from aither_wm.sim.faults import FAULTS
     from aither_wm.sim.scenarios import generate_transitions, run_on_simulator
@@ -151,7 +156,7 @@ def run_anomaly_bench(
         model = load_checkpoint(checkpoint).model
     else:
         torch.manual_seed(seed)
-        model = WorldModel()
+        model = WorldModel(model_config)
         data = TransitionDataset.from_transitions(
             generate_transitions(graph, episodes=50, steps=60, seed=seed), {graph.name: graph}
         )
