@@ -183,31 +183,74 @@ class _RowCounter:
         self.rows = 0
 
 
+#: Code tables up to this many entries are dense (one gather per lookup); larger ones are
+#: sorted code lists (a binary search per lookup). A dense table is parents x Kv entries to
+#: allocate and fill every decision: 6.7k and 74k at the defaults on socialnetwork (Kv about
+#: 82), 7.9M on a 1,000-service mesh (Kv about 2,800), where filling it would cost more than
+#: the search.
+DENSE_CODES_MAX = 1 << 18
+
+
+class _DenseCodes:
+    """Code -> row map as a dense table (-1 = absent). Shape: table [capacity] int32."""
+
+    def __init__(self, capacity: int) -> None:
+        self.table = np.full(capacity, -1, dtype=np.int32)
+
+    def lookup(self, codes: np.ndarray) -> np.ndarray:
+        return self.table[codes]
+
+    def insert(self, codes: np.ndarray, rows: np.ndarray) -> None:
+        self.table[codes] = rows
+
+
+class _SortedCodes:
+    """Code -> row map as sorted codes with their rows. Shape: codes, rows [U] int64."""
+
+    def __init__(self) -> None:
+        self.codes = np.empty(0, dtype=np.int64)
+        self.rows = np.empty(0, dtype=np.int64)
+
+    def lookup(self, codes: np.ndarray) -> np.ndarray:
+        if self.codes.shape[0] == 0:
+            return np.full(codes.shape[0], -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.codes, codes), self.codes.shape[0] - 1)
+        return np.where(self.codes[pos] == codes, self.rows[pos], -1)
+
+    def insert(self, codes: np.ndarray, rows: np.ndarray) -> None:
+        merged = np.concatenate([self.codes, codes])
+        order = np.argsort(merged, kind="stable")
+        self.codes, self.rows = merged[order], np.concatenate([self.rows, rows])[order]
+
+
 class _PrefixCache:
     """Latents and distances of every action prefix of one length stepped so far in a decision.
 
-    A prefix of length h + 1 is its parent prefix (a row of the cache one level up) plus one
-    action, so its code ``parent_row * Kv + action`` indexes a dense numpy table of rows (-1 = not
-    stepped yet): a lookup is one gather, an insert one indexed write. Rows are append-only in
-    preallocated buffers.
-    Shape: table [parent_capacity * Kv] int32, latents [capacity, D], dist [capacity] (a torch
-    buffer; ``dist_np`` is a numpy view of it); the table is min(S * iterations, Kv^h) * Kv
-    entries for prefixes of length h + 1.
+    A prefix of length h + 1 is its parent prefix (a row of the cache one level up, or of the
+    root cache) plus one action, so it has the code ``parent_row * Kv + action``; a code map
+    (dense or sorted, see :data:`DENSE_CODES_MAX`) gives its row. Rows are append-only in
+    preallocated buffers, numbered in insertion order.
+    Shape: latents [capacity, D]; dist [capacity] (a torch buffer; ``dist_np`` is a numpy view).
     """
 
     def __init__(
-        self, parent_capacity: int, num_valid: int, latents: torch.Tensor, dist: torch.Tensor
+        self, num_parents: int, num_valid: int, latents: torch.Tensor, dist: torch.Tensor
     ) -> None:
-        self.table = np.full(parent_capacity * num_valid, -1, dtype=np.int32)
+        n_codes = num_parents * num_valid
+        self.codes = _DenseCodes(n_codes) if n_codes <= DENSE_CODES_MAX else _SortedCodes()
         self.latents, self.dist, self.size = latents, dist, 0
         self.dist_np = dist.numpy()
+
+    def lookup(self, codes: np.ndarray) -> np.ndarray:
+        """Rows [S] of ``codes`` [S], -1 where a prefix was never stepped."""
+        return self.codes.lookup(codes)
 
     def add(self, codes: np.ndarray, latents: torch.Tensor, dist: torch.Tensor) -> None:
         """Store distinct new codes [U'] with their latents [U', D] and distances [U']."""
         n, m = self.size, codes.shape[0]
         self.latents[n : n + m] = latents
         self.dist_np[n : n + m] = dist.numpy()
-        self.table[codes] = np.arange(n, n + m, dtype=np.int32)
+        self.codes.insert(codes, np.arange(n, n + m))
         self.size = n + m
 
 
@@ -249,8 +292,16 @@ def _batched_scorer(
     valid_cost = objective.action_cost.index_select(0, valid).to(root_dist.dtype).numpy()  # [Kv]
     root_dist_np = root_dist.numpy()  # [Kv]
     cap = max_rows_per_depth
+    # prefixes of length h + 1 have at most min(cap, Kv^(h + 1)) rows; their parents are the
+    # Kv root rows (h = 1) or the rows of the cache one level up
+    sizes = [min(cap, Kv ** (h + 1)) for h in range(horizon)]
     caches = [
-        _PrefixCache(min(cap, Kv**h), Kv, root.new_empty(cap, D), root_dist.new_empty(cap))
+        _PrefixCache(
+            Kv if h == 1 else sizes[h - 1],
+            Kv,
+            root.new_empty(sizes[h], D),
+            root_dist.new_empty(sizes[h]),
+        )
         for h in range(1, horizon)
     ]  # caches[h - 1]: prefixes of length h + 1
 
@@ -278,13 +329,13 @@ def _batched_scorer(
             for h in range(1, H):
                 cache = caches[h - 1]
                 code = row * Kv + idx[:, h]  # [S]
-                row = cache.table[code]  # [S], -1 = never stepped
+                row = cache.lookup(code)  # [S], -1 = never stepped
                 miss = row < 0
                 if miss.any():
                     new = _distinct(code[miss])  # [U'] distinct new prefixes, sorted
                     z = step(latents, new // Kv, new % Kv)  # [U', D]
                     cache.add(new, z, objective.distance(z))
-                    row = cache.table[code]
+                    row = cache.lookup(code)
                 latents = cache.latents
                 dist[:, h] = cache.dist_np[row]
         # PlanObjective.cost_from_distances with its tables hoisted, in numpy (same operations in

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from plan_helpers import CountingDynamics, K, known_model, known_problem, mlp_problem
 
+import aither_wm.planning.cem as cem_module
 from aither_wm.errors import PlanningError
 from aither_wm.planning import BeamPlanner, CEMConfig, CEMPlanner, PlanObjective, cem_plan_loop
 from aither_wm.planning.cem import _distinct
@@ -203,3 +204,29 @@ def test_every_cost_non_finite_is_a_planning_error():
     p = known_problem(model, {0: 1.0})
     with pytest.raises(PlanningError, match="non-finite"):
         CEMPlanner().plan(_PoisonAction(model, None), p.z0, p.objective, p.mask, seed=0)
+
+
+def test_more_valid_actions_than_samples_times_iterations():
+    """The first level's parents are all Kv root rows, even when S * iterations < Kv."""
+    p = mlp_problem()
+    cfg = CEMConfig(
+        num_samples=8, num_elites=2, carried_elites=1, iterations=2, root_prior_weight=0.0
+    )  # a uniform first table draws first actions past row S * iterations
+    assert cfg.num_samples * cfg.iterations < int(p.mask.sum())
+    batched = CEMPlanner(cfg).plan(*p.args(), seed=3)
+    loop = cem_plan_loop(*p.args(), seed=3, config=cfg)
+    assert batched.actions == loop.actions and all(bool(p.mask[a]) for a in batched.actions)
+
+
+def test_sorted_and_dense_prefix_maps_give_the_same_plans(monkeypatch):
+    """Large meshes use sorted code lists instead of dense tables: same rows, same plans."""
+    p = mlp_problem()
+    dense = [CEMPlanner(SMALL).plan(*p.args(), seed=s) for s in range(4)]
+    monkeypatch.setattr(cem_module, "DENSE_CODES_MAX", 0)
+    sorted_ = [CEMPlanner(SMALL).plan(*p.args(), seed=s) for s in range(4)]
+    for a, b in zip(dense, sorted_, strict=True):
+        assert (a.actions, a.cost, a.stats.rows_evaluated) == (
+            b.actions,
+            b.cost,
+            b.stats.rows_evaluated,
+        )
