@@ -81,10 +81,19 @@ class MCTSConfig(BaseModel):
 
 
 class _Tree:
-    """Array-backed search tree for one decision (numpy bookkeeping, torch latents)."""
+    """Array-backed search tree for one decision (numpy bookkeeping, torch latents).
 
-    def __init__(self, max_nodes: int, num_valid: int, latents: torch.Tensor) -> None:
-        M, Kv = max_nodes, num_valid
+    Per-node arrays have M entries; the per-edge arrays [R, Kv] have a row only for nodes that
+    have children (the root and the nodes a simulation descended through, R <= 1 + simulations),
+    allocated on first use by :meth:`row`: the root's Kv children are all leaves at first, and
+    dense [M, Kv] edge arrays would be (1 + Kv + simulations) x Kv entries, 8.4M each on a
+    1,000-service mesh.
+    """
+
+    def __init__(
+        self, max_nodes: int, max_parents: int, num_valid: int, latents: torch.Tensor
+    ) -> None:
+        M, R, Kv = max_nodes, max_parents, num_valid
         self.latents = latents  # [M, D]
         self.depth = np.zeros(M, dtype=np.int64)
         self.parent = np.full(M, -1, dtype=np.int64)
@@ -94,12 +103,23 @@ class _Tree:
         self.value = np.zeros(M)  # -(g + remaining weight * distance)
         self.visits = np.zeros(M)  # N(s), virtual visits included while pending
         self.pending = np.zeros(M, dtype=bool)  # created, latent not yet computed
-        self.children = np.full((M, Kv), -1, dtype=np.int64)  # [M, Kv]
-        self.edge_visits = np.zeros((M, Kv))  # N(s, a)  [M, Kv]
-        self.edge_value = np.zeros((M, Kv))  # W(s, a), sum of values backed up  [M, Kv]
-        self.edge_best = np.full((M, Kv), -np.inf)  # best value backed up  [M, Kv]
-        self.edge_q = np.zeros((M, Kv))  # Q(s, a) read by PUCT (first-play value if unvisited)
-        self.size = 0
+        self.erow = np.full(M, -1, dtype=np.int64)  # node -> its row in the edge arrays
+        self.children = np.full((R, Kv), -1, dtype=np.int64)  # [R, Kv]
+        self.edge_visits = np.zeros((R, Kv))  # N(s, a)  [R, Kv]
+        self.edge_value = np.zeros((R, Kv))  # W(s, a), sum of values backed up  [R, Kv]
+        self.edge_best = np.full((R, Kv), -np.inf)  # best value backed up  [R, Kv]
+        self.edge_q = np.zeros((R, Kv))  # Q(s, a) read by PUCT (first-play value if unvisited)
+        self.size = self.rows = 0
+
+    def row(self, node: int) -> int:
+        """The edge-array row of ``node``, allocated on first use with its children's first-play
+        value (the node's own value) in ``edge_q``."""
+        r = int(self.erow[node])
+        if r < 0:
+            r, self.rows = self.rows, self.rows + 1
+            self.erow[node] = r
+            self.edge_q[r] = self.value[node]
+        return r
 
     def add(self, parent: int, action: int) -> int:
         node = self.size
@@ -107,7 +127,7 @@ class _Tree:
         self.parent[node], self.action[node] = parent, action
         self.depth[node] = self.depth[parent] + 1 if parent >= 0 else 0
         if parent >= 0:
-            self.children[parent, action] = node
+            self.children[self.row(parent), action] = node
             self.branch[node] = self.branch[parent] if parent > 0 else node
         return node
 
@@ -185,7 +205,7 @@ class _Search:
         self.rows = Kv
         M = 1 + Kv + cfg.num_simulations
         latents = torch.empty(M, z1.shape[1], dtype=z1.dtype, device=z1.device)  # [M, D]
-        t = self.tree = _Tree(M, Kv, latents)
+        t = self.tree = _Tree(M, 1 + cfg.num_simulations, Kv, latents)
         root = t.add(-1, -1)
         latents[root] = z0.to(z1.dtype)
         d0 = float(objective.distance(z0))
@@ -193,16 +213,16 @@ class _Search:
         kids = np.arange(1, 1 + Kv)
         t.size = 1 + Kv
         t.depth[kids], t.parent[kids], t.action[kids], t.branch[kids] = 1, root, np.arange(Kv), kids
-        t.children[root] = kids
+        t.children[t.row(root)] = kids
         latents[1 : 1 + Kv] = z1
         self._set_values(kids, objective.distance(z1).double().cpu().numpy(), np.arange(Kv))
         t.visits[kids] = 1.0
         t.visits[root] = float(Kv)
-        t.edge_visits[root] = 1.0
-        t.edge_value[root] = t.value[kids]
-        t.edge_best[root] = t.value[kids]
-        t.edge_q[root] = t.value[kids]
-        t.edge_q[kids] = t.value[kids, None]
+        r0 = int(t.erow[root])
+        t.edge_visits[r0] = 1.0
+        t.edge_value[r0] = t.value[kids]
+        t.edge_best[r0] = t.value[kids]
+        t.edge_q[r0] = t.value[kids]
         finite = np.isfinite(t.value[kids])  # [Kv]
         if not finite.any():
             raise PlanningError(
@@ -253,20 +273,21 @@ class _Search:
         node, nodes, acts = 0, [0], []
         is_new = False
         while True:
+            r = t.row(node)  # the root's is 0
             if node == 0:
                 cands = self.root_cands
-                n, q, c_prior = t.edge_visits[0, cands], t.edge_q[0, cands], self.c_prior_root
+                n, q, c_prior = t.edge_visits[r, cands], t.edge_q[r, cands], self.c_prior_root
             else:
-                n, q, c_prior = t.edge_visits[node], t.edge_q[node], self.c_prior
+                n, q, c_prior = t.edge_visits[r], t.edge_q[r], self.c_prior
             score = q + (scale * math.sqrt(t.visits[node])) * (c_prior / (1.0 + n))
             j = int(score.argmax())
             a = int(cands[j]) if node == 0 else j
-            child = int(t.children[node, a])
+            child = int(t.children[r, a])
             acts.append(a)
             if child < 0:
                 child = t.add(node, a)
                 t.pending[child] = True
-                t.edge_q[node, a] = self.vmin  # pessimistic until stepped
+                t.edge_q[r, a] = self.vmin  # pessimistic until stepped
                 is_new = True
             nodes.append(child)
             if is_new or t.pending[child] or t.depth[child] >= cfg.horizon:
@@ -276,8 +297,8 @@ class _Search:
         if vl > 0:
             use_mean = cfg.backup == "mean"
             for i, a in enumerate(acts):
-                p = nodes[i]
-                t.visits[p] += vl
+                t.visits[nodes[i]] += vl
+                p = int(t.erow[nodes[i]])
                 t.edge_visits[p, a] += vl
                 t.edge_value[p, a] += vl * self.vmin
                 if use_mean:
@@ -303,8 +324,7 @@ class _Search:
                 self.rows += int(new.size)
                 self._set_values(new, self.objective.distance(z).double().cpu().numpy(), acts)
                 t.pending[new] = False
-                t.edge_q[new] = t.value[new, None]  # first-play value of their children
-                t.edge_q[parents, acts] = t.value[new]
+                t.edge_q[t.erow[parents], acts] = t.value[new]
                 fresh = t.value[new][np.isfinite(t.value[new])]  # -inf nodes do not stretch Q
                 if fresh.size:
                     self.vmin = min(self.vmin, float(fresh.min()))
@@ -312,8 +332,8 @@ class _Search:
             for nodes, path_acts, _ in paths:
                 v = float(t.value[nodes[-1]])
                 for i, a in enumerate(path_acts):
-                    p = nodes[i]
-                    t.visits[p] += 1.0 - vl
+                    t.visits[nodes[i]] += 1.0 - vl
+                    p = int(t.erow[nodes[i]])
                     n = t.edge_visits[p, a] = t.edge_visits[p, a] + 1.0 - vl
                     w = t.edge_value[p, a] = t.edge_value[p, a] + v - vl * vmin_at
                     if v > t.edge_best[p, a]:
@@ -326,15 +346,15 @@ class _Search:
         return done, False
 
     def _q(self, node: int, cands: np.ndarray) -> np.ndarray:
-        t = self.tree
+        t, r = self.tree, int(self.tree.erow[node])
         if self.cfg.backup == "max":
-            return t.edge_best[node, cands]
-        return t.edge_value[node, cands] / np.maximum(t.edge_visits[node, cands], 1e-12)
+            return t.edge_best[r, cands]
+        return t.edge_value[r, cands] / np.maximum(t.edge_visits[r, cands], 1e-12)
 
     def _best_child(self, node: int, cands: np.ndarray, *, by_visits: bool) -> int:
         """Child action among ``cands`` with the most visits then the best value (``by_visits``),
         or the best value then the most visits; remaining ties go to the first candidate."""
-        n, q = self.tree.edge_visits[node, cands], self._q(node, cands)
+        n, q = self.tree.edge_visits[self.tree.erow[node], cands], self._q(node, cands)
         keys = (np.arange(len(cands)), -q, -n) if by_visits else (np.arange(len(cands)), -n, -q)
         return int(cands[np.lexsort(keys)[0]])
 
@@ -342,7 +362,7 @@ class _Search:
         """The chosen sequence, in valid-action indices, completed greedily to length H."""
         t, H = self.tree, self.cfg.horizon
         a = self._best_child(0, self.root_cands, by_visits=True)
-        first = int(t.children[0, a])
+        first = int(t.children[t.erow[0], a])
         n = t.size
         complete = np.flatnonzero((t.depth[:n] == H) & (t.branch[:n] == first))
         if complete.size:  # best complete path below the first action, read leaf to root
@@ -352,13 +372,13 @@ class _Search:
                 node = int(t.parent[node])
             return seq[::-1]
         seq, node = [a], first
-        while t.depth[node] < H:
-            expanded = np.flatnonzero(t.children[node] >= 0)
+        while t.depth[node] < H and t.erow[node] >= 0:  # no row: no children
+            expanded = np.flatnonzero(t.children[t.erow[node]] >= 0)
             if expanded.size == 0:
                 break
             a = self._best_child(node, expanded, by_visits=False)
             seq.append(a)
-            node = int(t.children[node, a])
+            node = int(t.children[t.erow[node], a])
         z = t.latents[node]  # [D]
         Kv = self.valid.shape[0]
         for d in range(len(seq), H):

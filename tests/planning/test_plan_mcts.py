@@ -56,3 +56,21 @@ def test_config_defaults_and_validation():
     for bad in ({"top_m": 0}, {"c_puct": 0.0}, {"backup": "min"}, {"extra": 1}):
         with pytest.raises(pydantic.ValidationError):
             MCTSConfig(**bad)
+
+
+def test_edge_arrays_grow_with_simulations_not_with_the_action_space():
+    """On a 1,000-service mesh (K = 4,001) only the root and the expanded nodes get edge rows."""
+    from aither_wm.bench.planners import mlp_problems
+    from aither_wm.planning.mcts import _Search
+
+    p = mlp_problems(1, num_services=1000, latent_dim=16, hidden_dim=32)[0]
+    cfg = MCTSConfig(num_simulations=64)
+    valid = p.mask.nonzero().flatten()
+    search = _Search(p.dynamics, p.z0, p.objective, valid, cfg, seed=0)
+    search.run(None)
+    t = search.tree
+    assert valid.numel() > 2000
+    assert t.children.shape == (1 + cfg.num_simulations, valid.numel())
+    assert 1 < t.rows <= 1 + cfg.num_simulations
+    res = MCTSPlanner(cfg).plan(p.dynamics, p.z0, p.objective, p.mask, seed=0)
+    assert all(bool(p.mask[a]) for a in res.actions)
