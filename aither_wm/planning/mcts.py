@@ -228,7 +228,7 @@ class _Search:
             raise PlanningError(
                 "mcts: every action's predicted one-step cost is non-finite: the model is unusable"
             )
-        seen = np.concatenate([t.value[:1], t.value[kids][finite]])
+        seen = t.value[: 1 + Kv][np.isfinite(t.value[: 1 + Kv])]  # root and finite children
         self.vmin, self.vmax = float(seen.min()), float(seen.max())
 
         # Prior over valid actions and the searched root children (non-finite ones rank last).
