@@ -307,13 +307,12 @@ def _batched_scorer(
 
     valid_np = valid.numpy()  # [Kv]
 
-    def step(parents: torch.Tensor, rows: np.ndarray, acts: np.ndarray) -> torch.Tensor:
-        """Latents [U, D] after action ``acts`` [U] (valid indices) from ``parents[rows]``."""
-        z = dynamics.step(
-            parents.index_select(0, torch.from_numpy(rows)), torch.from_numpy(valid_np[acts])
-        )
-        counter.rows += int(rows.shape[0])
-        return z
+    def step(parents: torch.Tensor, rows: np.ndarray | None, acts: np.ndarray) -> torch.Tensor:
+        """Latents [U, D] after action ``acts`` [U] (valid indices) from ``parents[rows]``
+        (``rows`` None: from every parent row, in order)."""
+        z_in = parents if rows is None else parents.index_select(0, torch.from_numpy(rows))
+        counter.rows += int(acts.shape[0])
+        return dynamics.step(z_in, torch.from_numpy(valid_np[acts]))
 
     def score(idx: np.ndarray) -> np.ndarray:
         S, H = idx.shape
@@ -322,7 +321,7 @@ def _batched_scorer(
         if not share_prefixes:
             z = root.index_select(0, torch.from_numpy(idx[:, 0]))  # [S, D]
             for h in range(1, H):
-                z = step(z, np.arange(S), np.ascontiguousarray(idx[:, h]))  # [S, D]
+                z = step(z, None, np.ascontiguousarray(idx[:, h]))  # [S, D]
                 dist[:, h] = objective.distance(z).numpy()
         else:
             row, latents = idx[:, 0], root  # each sample's prefix row one level up, and its cache

@@ -53,6 +53,21 @@ class CountingDynamics:
         return self.inner.step(z, actions)
 
 
+class GarbageDynamics:
+    """Wraps a LatentDynamics; action ``bad`` (None: every action) predicts an infinite latent."""
+
+    def __init__(self, inner, bad: int | None = None) -> None:
+        self.inner, self.bad = inner, bad
+        self.num_actions, self.latent_dim = inner.num_actions, inner.latent_dim
+
+    def step(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        out = self.inner.step(z, actions)
+        hit = (
+            torch.ones_like(actions, dtype=torch.bool) if self.bad is None else actions == self.bad
+        )
+        return torch.where(hit[:, None], torch.full_like(out, float("inf")), out)
+
+
 def all_planners(horizon: int = 3) -> list:
     return [
         CEMPlanner(CEMConfig(horizon=horizon)),

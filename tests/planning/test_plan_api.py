@@ -8,7 +8,14 @@ import warnings
 
 import pytest
 import torch
-from plan_helpers import K, all_planners, known_model, known_problem, mlp_problem
+from plan_helpers import (
+    GarbageDynamics,
+    K,
+    all_planners,
+    known_model,
+    known_problem,
+    mlp_problem,
+)
 
 import aither_wm.planning as planning
 from aither_wm.errors import ConfigError, PlanningError, ShapeError
@@ -60,21 +67,6 @@ def test_mlp_bfloat16_pads_rows_and_returns_the_batch():
     assert torch.allclose(out.float(), fp32.step(z, a), atol=0.1)  # same weights, rounded
 
 
-class _InfiniteDynamics:
-    """Predicts an infinite latent for action ``bad`` (None: for every action)."""
-
-    def __init__(self, inner, bad: int | None = None) -> None:
-        self.inner, self.bad = inner, bad
-        self.num_actions, self.latent_dim = inner.num_actions, inner.latent_dim
-
-    def step(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        out = self.inner.step(z, actions)
-        hit = (
-            torch.ones_like(actions, dtype=torch.bool) if self.bad is None else actions == self.bad
-        )
-        return torch.where(hit[:, None], torch.full_like(out, float("inf")), out)
-
-
 @pytest.mark.parametrize("planner", all_planners(), ids=lambda p: p.name)
 def test_an_action_predicted_as_garbage_ranks_last_without_warnings(planner):
     model = known_model()
@@ -84,7 +76,7 @@ def test_an_action_predicted_as_garbage_ranks_last_without_warnings(planner):
     bad = next(a for a in range(1, K) if a not in ref.actions)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        res = planner.plan(_InfiniteDynamics(model, bad), p.z0, p.objective, p.mask, seed=0)
+        res = planner.plan(GarbageDynamics(model, bad), p.z0, p.objective, p.mask, seed=0)
     assert res.actions == ref.actions and math.isfinite(res.cost)
 
 
@@ -94,4 +86,4 @@ def test_an_unusable_model_is_a_planning_error_without_warnings(planner):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(PlanningError, match="non-finite"):
-            planner.plan(_InfiniteDynamics(p.dynamics), p.z0, p.objective, p.mask, seed=0)
+            planner.plan(GarbageDynamics(p.dynamics), p.z0, p.objective, p.mask, seed=0)

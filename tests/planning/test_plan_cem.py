@@ -10,7 +10,14 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from plan_helpers import CountingDynamics, K, known_model, known_problem, mlp_problem
+from plan_helpers import (
+    CountingDynamics,
+    GarbageDynamics,
+    K,
+    known_model,
+    known_problem,
+    mlp_problem,
+)
 
 import aither_wm.planning.cem as cem_module
 from aither_wm.errors import PlanningError
@@ -174,28 +181,12 @@ def test_float64_model_plans_like_float32():
     assert res.latents.dtype == torch.float64
 
 
-class _PoisonAction:
-    """The known-optimum model, except that one action (None: every one) predicts an infinite
-    latent."""
-
-    def __init__(self, inner, bad: int | None) -> None:
-        self.inner, self.bad = inner, bad
-        self.num_actions, self.latent_dim = inner.num_actions, inner.latent_dim
-
-    def step(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        out = self.inner.step(z, actions)
-        hit = (
-            torch.ones_like(actions, dtype=torch.bool) if self.bad is None else actions == self.bad
-        )
-        return torch.where(hit[:, None], torch.full_like(out, math.inf), out)
-
-
 def test_root_prior_ranks_non_finite_one_step_costs_last():
     model = known_model()
     p = known_problem(model, {0: 1.0, 3: 0.5})
     ref = CEMPlanner().plan(*p.args(), seed=0)
     bad = next(a for a in range(1, K) if a not in ref.actions)
-    res = CEMPlanner().plan(_PoisonAction(model, bad), p.z0, p.objective, p.mask, seed=0)
+    res = CEMPlanner().plan(GarbageDynamics(model, bad), p.z0, p.objective, p.mask, seed=0)
     assert res.actions == ref.actions and math.isfinite(res.cost)
 
 
@@ -203,7 +194,7 @@ def test_every_cost_non_finite_is_a_planning_error():
     model = known_model()
     p = known_problem(model, {0: 1.0})
     with pytest.raises(PlanningError, match="non-finite"):
-        CEMPlanner().plan(_PoisonAction(model, None), p.z0, p.objective, p.mask, seed=0)
+        CEMPlanner().plan(GarbageDynamics(model, None), p.z0, p.objective, p.mask, seed=0)
 
 
 def test_more_valid_actions_than_samples_times_iterations():
