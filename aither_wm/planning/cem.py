@@ -7,24 +7,27 @@ One decision (:meth:`CEMPlanner.plan`):
 2. A probability table [H, Kv] over the Kv valid actions: uniform mixed with a prior from the root
    cache (a softmax of each action's one-step cost, ``root_prior_weight``), or, when
    warm-starting, the previous decision's table shifted one step mixed with that. Masked actions
-   are not in the table, so they are never sampled at any step; the same mask applies to every horizon step (the mask of the current
-   state; a later state may allow other actions, the planner does not guess which).
-3. Each iteration samples S sequences with a seeded ``torch.Generator``, rolls them out with one
-   batched ``dynamics.step`` per remaining horizon step (each distinct action prefix is stepped
-   once per decision: sequences sharing a prefix share its latent, and prefixes met in an earlier
-   iteration come from a cache), scores them with the shared objective,
+   are not in the table, so they are never sampled at any step; the same mask applies to every
+   horizon step (the mask of the current state; a later state may allow other actions, the
+   planner does not guess which).
+3. Each iteration samples S sequences with a seeded ``torch.Generator``, rolls them
+   out with one batched ``dynamics.step`` per remaining horizon step (each distinct action prefix
+   is stepped once per decision: sequences sharing a prefix share its latent, and prefixes met in
+   an earlier iteration come from a cache; the new prefixes of all lengths get their goal
+   distances in one call), scores them with the shared objective,
    keeps the E best (the best ``carried_elites`` of them join the next iteration unscored again),
    and refits the table: ``p <- momentum * p + (1 - momentum) * elite frequencies``, then
    ``p <- (1 - smoothing) * p + smoothing / Kv``.
-4. The best sequence seen is returned, scored again by the shared objective.
+4. The best sequence seen is returned with the latents its rollout cached (no model call) and
+   its cost under the shared objective.
 
 :func:`cem_plan_loop` runs the same search with one ``dynamics.step`` per sample per step (a slow
 reference for tests and the batched speed-up benchmark): same draws, same optimum.
 
 Latents, distances and draws are torch; the integer bookkeeping around them (prefix codes and
-lookups, elites, frequency counts) and the table refit are numpy on the same values: on a few
-hundred numbers a numpy operation costs about a microsecond, a torch call several, and a decision
-makes a few hundred of them (docs/planning.md has the measurements). Planning runs on CPU tensors.
+lookups, elites, frequency counts) and the table refit are numpy: on a few hundred numbers a
+numpy operation costs about a microsecond, a torch call several, and a decision makes a few
+hundred of them (docs/planning.md has the measurements). Planning runs on CPU tensors.
 
 Glossary: D latent size, K flat actions, Kv valid actions, H horizon, S samples, E elites,
 U distinct prefixes.
@@ -111,19 +114,22 @@ class _WarmStart:
 @dataclass(frozen=True)
 class _SearchOut:
     best: np.ndarray  # [H] int64, indices into the valid actions
-    probs: torch.Tensor  # [H, Kv], the final table
+    probs: np.ndarray  # [H, Kv] float32, the final table
     iterations: int
     hit_deadline: bool
 
 
 #: Scores sequences of valid-action indices [S, H] (numpy int64) -> costs [S] (numpy float32).
 _Evaluator = Callable[[np.ndarray], np.ndarray]
+#: The latents [H, D] a scorer computed for one scored sequence [H] (valid indices), or None
+#: when it does not keep them.
+_LatentLookup = Callable[[np.ndarray], torch.Tensor | None]
 
 
 def _search(
     score: _Evaluator,
     *,
-    probs: torch.Tensor,
+    table: np.ndarray,
     seeds: np.ndarray | None,
     config: CEMConfig,
     generator: torch.Generator,
@@ -136,21 +142,21 @@ def _search(
     costs a fraction of a torch call per operation on a few hundred numbers (the arithmetic is
     the same, so the tables and the draws are too).
 
-    Shape: probs [H, Kv] float32 (rows sum to 1); seeds [C0, H] int64 or None, sequences scored
+    Shape: table [H, Kv] float32 (rows sum to 1); seeds [C0, H] int64 or None, sequences scored
     in the first iteration in place of the last C0 samples.
     """
-    H, Kv = probs.shape
+    H, Kv = table.shape
     S, E, C = config.num_samples, config.num_elites, config.carried_elites
     m, keep = np.float32(config.momentum), np.float32(1.0 - config.momentum)
     smooth_keep = np.float32(1.0 - config.smoothing)
     smooth_add = np.float32(config.smoothing / Kv)
-    table = probs.numpy()  # [H, Kv] float32, shares memory with ``probs``
     carried = np.empty((0, H), dtype=np.int64)  # [C, H]
     carried_cost = np.empty(0, dtype=np.float32)  # [C]
     best, best_cost = None, float("inf")
     it, hit_deadline = 0, False
     for it in range(1, config.iterations + 1):
         n_new = S - carried.shape[0]
+        probs = torch.from_numpy(table)  # [H, Kv], shares memory with ``table``
         idx = torch.multinomial(probs, n_new, replacement=True, generator=generator)  # [H, S']
         samples = idx.numpy().T  # [S', H] (a view)
         if seeds is not None and it == 1:
@@ -166,7 +172,6 @@ def _search(
         freq = np.stack([np.bincount(elites[:, h], minlength=Kv) for h in range(H)])  # [H, Kv]
         table = m * table + keep * (freq.astype(np.float32) / n_el)
         table = smooth_keep * table + smooth_add
-        probs = torch.from_numpy(table)
         carried, carried_cost = elites[:C], pop_cost[order[:C]]
         if deadline_s is not None and it < config.iterations and time.perf_counter() >= deadline_s:
             hit_deadline = True
@@ -175,7 +180,7 @@ def _search(
         raise PlanningError(
             "every sampled sequence has a non-finite predicted cost: the model is unusable"
         )
-    return _SearchOut(best=best, probs=probs, iterations=it, hit_deadline=hit_deadline)
+    return _SearchOut(best=best, probs=table, iterations=it, hit_deadline=hit_deadline)
 
 
 class _RowCounter:
@@ -224,34 +229,58 @@ class _SortedCodes:
 
 
 class _PrefixCache:
-    """Latents and distances of every action prefix of one length stepped so far in a decision.
+    """Code -> row map of every action prefix of one length stepped so far in a decision.
 
-    A prefix of length h + 1 is its parent prefix (a row of the cache one level up, or of the
-    root cache) plus one action, so it has the code ``parent_row * Kv + action``; a code map
-    (dense or sorted, see :data:`DENSE_CODES_MAX`) gives its row. Rows are append-only in
-    preallocated buffers, numbered in insertion order.
-    Shape: latents [capacity, D]; dist [capacity] (a torch buffer; ``dist_np`` is a numpy view).
+    A prefix of length h + 1 is its parent prefix (a row of the cache one level up, or a root
+    row) plus one action, so it has the code ``parent_row * Kv + action``; a code map (dense or
+    sorted, see :data:`DENSE_CODES_MAX`) gives its row, numbered in insertion order, and
+    ``arena_rows`` where its latent lives in the decision's :class:`_Arena`.
+    Shape: arena_rows [capacity] int64.
     """
 
-    def __init__(
-        self, num_parents: int, num_valid: int, latents: torch.Tensor, dist: torch.Tensor
-    ) -> None:
+    def __init__(self, num_parents: int, num_valid: int, capacity: int) -> None:
         n_codes = num_parents * num_valid
         self.codes = _DenseCodes(n_codes) if n_codes <= DENSE_CODES_MAX else _SortedCodes()
-        self.latents, self.dist, self.size = latents, dist, 0
-        self.dist_np = dist.numpy()
+        self.arena_rows = np.empty(capacity, dtype=np.int64)
+        self.size = 0
 
     def lookup(self, codes: np.ndarray) -> np.ndarray:
         """Rows [S] of ``codes`` [S], -1 where a prefix was never stepped."""
         return self.codes.lookup(codes)
 
-    def add(self, codes: np.ndarray, latents: torch.Tensor, dist: torch.Tensor) -> None:
-        """Store distinct new codes [U'] with their latents [U', D] and distances [U']."""
+    def add(self, codes: np.ndarray, arena_rows: np.ndarray) -> None:
+        """Store distinct new codes [U'] whose latents are at ``arena_rows`` [U']."""
         n, m = self.size, codes.shape[0]
-        self.latents[n : n + m] = latents
-        self.dist_np[n : n + m] = dist.numpy()
+        self.arena_rows[n : n + m] = arena_rows
         self.codes.insert(codes, np.arange(n, n + m))
         self.size = n + m
+
+
+class _Arena:
+    """The latents, and their goal distances, of every prefix longer than one action stepped in
+    a decision, all lengths together, in insertion order. One scoring pass appends its new
+    prefixes of every length as one contiguous block, so their distances are one call.
+    Shape: latents [capacity, D] (``like``'s dtype); dist [capacity] numpy, ``dist_dtype``.
+    """
+
+    def __init__(self, capacity: int, like: torch.Tensor, dist_dtype: np.dtype) -> None:
+        self.latents = like.new_empty(capacity, like.shape[1])
+        self.dist = np.empty(capacity, dtype=dist_dtype)
+        self.size = self.measured = 0
+
+    def append(self, z: torch.Tensor) -> np.ndarray:
+        """Store latents [U', D]; return their rows [U']."""
+        n, m = self.size, z.shape[0]
+        self.latents[n : n + m] = z
+        self.size = n + m
+        return np.arange(n, n + m)
+
+    def measure(self, objective: PlanObjective) -> None:
+        """Goal distances of the rows appended since the last call (one ``distance`` call)."""
+        lo, hi = self.measured, self.size
+        if hi > lo:
+            self.dist[lo:hi] = objective.distance(self.latents[lo:hi]).numpy()
+            self.measured = hi
 
 
 def _distinct(codes: np.ndarray) -> np.ndarray:
@@ -275,7 +304,7 @@ def _batched_scorer(
     share_prefixes: bool,
     counter: _RowCounter,
     max_rows_per_depth: int,
-) -> _Evaluator:
+) -> tuple[_Evaluator, _LatentLookup]:
     """Score sequences from the root cache with one ``dynamics.step`` per remaining step.
 
     With ``share_prefixes``, each distinct prefix is stepped once per *decision*: prefixes met
@@ -287,7 +316,7 @@ def _batched_scorer(
     distance to the goal; valid [Kv] long. ``max_rows_per_depth`` bounds the distinct prefixes
     of one length a decision scores.
     """
-    Kv, D = root.shape
+    Kv = root.shape[0]
     w = objective.weights(horizon).to(root_dist.dtype).numpy()  # [H]
     valid_cost = objective.action_cost.index_select(0, valid).to(root_dist.dtype).numpy()  # [Kv]
     root_dist_np = root_dist.numpy()  # [Kv]
@@ -296,14 +325,9 @@ def _batched_scorer(
     # Kv root rows (h = 1) or the rows of the cache one level up
     sizes = [min(cap, Kv ** (h + 1)) for h in range(horizon)]
     caches = [
-        _PrefixCache(
-            Kv if h == 1 else sizes[h - 1],
-            Kv,
-            root.new_empty(sizes[h], D),
-            root_dist.new_empty(sizes[h]),
-        )
-        for h in range(1, horizon)
+        _PrefixCache(Kv if h == 1 else sizes[h - 1], Kv, sizes[h]) for h in range(1, horizon)
     ]  # caches[h - 1]: prefixes of length h + 1
+    arena = _Arena(sum(sizes[1:]), root, root_dist_np.dtype) if share_prefixes else None
 
     valid_np = valid.numpy()  # [Kv]
 
@@ -318,13 +342,14 @@ def _batched_scorer(
         S, H = idx.shape
         dist = np.empty((S, H), dtype=root_dist_np.dtype)  # [S, H]
         dist[:, 0] = root_dist_np[idx[:, 0]]
-        if not share_prefixes:
+        if arena is None:
             z = root.index_select(0, torch.from_numpy(idx[:, 0]))  # [S, D]
             for h in range(1, H):
                 z = step(z, None, np.ascontiguousarray(idx[:, h]))  # [S, D]
                 dist[:, h] = objective.distance(z).numpy()
         else:
-            row, latents = idx[:, 0], root  # each sample's prefix row one level up, and its cache
+            at = np.empty((S, H), dtype=np.int64)  # [S, H] arena row of each prefix (h >= 1)
+            row, parents = idx[:, 0], None  # each sample's row one level up (root rows first)
             for h in range(1, H):
                 cache = caches[h - 1]
                 code = row * Kv + idx[:, h]  # [S]
@@ -332,16 +357,35 @@ def _batched_scorer(
                 miss = row < 0
                 if miss.any():
                     new = _distinct(code[miss])  # [U'] distinct new prefixes, sorted
-                    z = step(latents, new // Kv, new % Kv)  # [U', D]
-                    cache.add(new, z, objective.distance(z))
+                    if parents is None:
+                        z = step(root, new // Kv, new % Kv)  # [U', D]
+                    else:
+                        z = step(arena.latents, parents[new // Kv], new % Kv)  # [U', D]
+                    cache.add(new, arena.append(z))
                     row = cache.lookup(code)
-                latents = cache.latents
-                dist[:, h] = cache.dist_np[row]
+                parents = cache.arena_rows
+                at[:, h] = parents[row]
+            arena.measure(objective)  # the new prefixes of every length: one distance call
+            dist[:, 1:] = arena.dist[at[:, 1:]]
         # PlanObjective.cost_from_distances with its tables hoisted, in numpy (same operations in
         # the same order; equal to the torch version, bit for bit, on every decision checked)
         return (dist * w).sum(axis=-1) + valid_cost[idx].sum(axis=-1)  # [S]
 
-    return score
+    def latents_of(seq: np.ndarray) -> torch.Tensor | None:
+        """The cached latents [H, D] of a sequence [H] ``score`` has seen (None without prefix
+        sharing: nothing is kept)."""
+        if arena is None and horizon > 1:
+            return None
+        row, out = int(seq[0]), [root[int(seq[0])]]
+        for h in range(1, horizon):
+            cache = caches[h - 1]
+            row = int(cache.lookup(np.array([row * Kv + int(seq[h])]))[0])
+            if row < 0:
+                raise PlanningError(f"CEM lost the latents of its best sequence at step {h}")
+            out.append(arena.latents[int(cache.arena_rows[row])])  # type: ignore[union-attr]
+        return torch.stack(out)  # [H, D]
+
+    return score, latents_of
 
 
 def _loop_scorer(
@@ -389,6 +433,11 @@ def _root_prior(
     span = (hi - lo).clamp_min(1e-12)
     q = (hi - one_step) / span  # [Kv] in [0, 1], 1 = best
     return torch.softmax(q.float() / config.root_prior_temperature, dim=0)
+
+
+def _as_table(probs: torch.Tensor) -> np.ndarray:
+    """A torch table [H, Kv] as the float32 numpy array :func:`_search` refits (a copy)."""
+    return probs.detach().to(torch.float32).cpu().numpy().copy()
 
 
 def _cold_table(
@@ -449,7 +498,7 @@ class CEMPlanner:
             root_dist = objective.distance(root)  # [Kv]
             prior = _root_prior(root_dist, valid, objective, cfg)  # [Kv] or None
             probs, seeds = self._initial_table(mask, valid, H, prior)
-            score = _batched_scorer(
+            score, latents_of = _batched_scorer(
                 dynamics,
                 root,
                 root_dist,
@@ -461,11 +510,16 @@ class CEMPlanner:
                 max_rows_per_depth=cfg.num_samples * cfg.iterations,
             )
             out = _search(
-                score, probs=probs, seeds=seeds, config=cfg, generator=gen, deadline_s=deadline
+                score,
+                table=_as_table(probs),
+                seeds=seeds,
+                config=cfg,
+                generator=gen,
+                deadline_s=deadline,
             )
             best = valid[torch.from_numpy(out.best)]  # [H] flat
             flat_probs = np.zeros((H, K), dtype=np.float32)
-            flat_probs[:, valid_np] = out.probs.numpy()
+            flat_probs[:, valid_np] = out.probs
             self._warm = _WarmStart(probs=torch.from_numpy(flat_probs), best=best)
             return finish_plan(
                 dynamics,
@@ -477,6 +531,7 @@ class CEMPlanner:
                 iterations=out.iterations,
                 started_s=started,
                 hit_deadline=out.hit_deadline,
+                latents=latents_of(out.best),
             )
 
     def _initial_table(
@@ -533,7 +588,9 @@ def cem_plan_loop(
         counter.rows += Kv
         prior = _root_prior(objective.distance(root), valid, objective, cfg)  # [Kv] or None
         probs = _cold_table(H, prior, cfg, Kv)  # [H, Kv]
-        out = _search(score, probs=probs, seeds=None, config=cfg, generator=gen, deadline_s=None)
+        out = _search(
+            score, table=_as_table(probs), seeds=None, config=cfg, generator=gen, deadline_s=None
+        )
         return finish_plan(
             dynamics,
             z0,

@@ -166,7 +166,7 @@ class MCTSPlanner:
         with torch.inference_mode():
             search = _Search(dynamics, z0, objective, valid, cfg, seed)
             sims, hit_deadline = search.run(deadline)
-            seq = search.best_sequence()  # [H] valid indices
+            seq, latents = search.best_sequence()  # [H] valid indices, [H, D]
             return finish_plan(
                 dynamics,
                 z0,
@@ -177,6 +177,7 @@ class MCTSPlanner:
                 iterations=sims,
                 started_s=started,
                 hit_deadline=hit_deadline,
+                latents=latents,
             )
 
 
@@ -358,20 +359,22 @@ class _Search:
         keys = (np.arange(len(cands)), -q, -n) if by_visits else (np.arange(len(cands)), -n, -q)
         return int(cands[np.lexsort(keys)[0]])
 
-    def best_sequence(self) -> list[int]:
-        """The chosen sequence, in valid-action indices, completed greedily to length H."""
+    def best_sequence(self) -> tuple[list[int], torch.Tensor]:
+        """The chosen sequence, in valid-action indices, completed greedily to length H, with
+        its latents as the search computed them. Shape: returns ([H], [H, D])."""
         t, H = self.tree, self.cfg.horizon
         a = self._best_child(0, self.root_cands, by_visits=True)
         first = int(t.children[t.erow[0], a])
         n = t.size
         complete = np.flatnonzero((t.depth[:n] == H) & (t.branch[:n] == first))
         if complete.size:  # best complete path below the first action, read leaf to root
-            node, seq = int(complete[np.argmax(t.value[complete])]), []
+            node, path = int(complete[np.argmax(t.value[complete])]), []
             while node > 0:
-                seq.append(int(t.action[node]))
+                path.append(node)
                 node = int(t.parent[node])
-            return seq[::-1]
-        seq, node = [a], first
+            path.reverse()
+            return [int(t.action[v]) for v in path], t.latents[torch.tensor(path)]
+        seq, path, node = [a], [first], first
         while t.depth[node] < H and t.erow[node] >= 0:  # no row: no children
             expanded = np.flatnonzero(t.children[t.erow[node]] >= 0)
             if expanded.size == 0:
@@ -379,7 +382,9 @@ class _Search:
             a = self._best_child(node, expanded, by_visits=False)
             seq.append(a)
             node = int(t.children[t.erow[node], a])
-        z = t.latents[node]  # [D]
+            path.append(node)
+        latents = list(t.latents[torch.tensor(path)])  # [D] each
+        z = latents[-1]
         Kv = self.valid.shape[0]
         for d in range(len(seq), H):
             zs = self.dynamics.step(z.expand(Kv, -1), self.valid)  # [Kv, D]
@@ -389,4 +394,5 @@ class _Search:
             a = int(np.argmin(total))
             seq.append(a)
             z = zs[a]
-        return seq
+            latents.append(z)
+        return seq, torch.stack(latents)

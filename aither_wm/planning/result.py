@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from aither_wm.errors import PlanningError
+from aither_wm.errors import PlanningError, ShapeError
 from aither_wm.planning.objective import PlanObjective, evaluate
 from aither_wm.types import LatentDynamics
 
@@ -25,8 +25,9 @@ class PlanStats:
 
     Attributes:
         planner: the planner's name ("cem", "mcts", "beam", "cem_loop").
-        rows_evaluated: (state, action) rows sent to ``dynamics.step`` while searching, the final
-            :func:`~aither_wm.planning.objective.evaluate` of the returned sequence excluded.
+        rows_evaluated: (state, action) rows sent to ``dynamics.step`` while searching, a final
+            rollout of the returned sequence (when the planner did not keep its latents)
+            excluded.
         iterations: CEM iterations, MCTS simulations, or beam depths expanded.
         latency_ms: wall time of the whole ``plan`` call, in milliseconds.
         hit_deadline: True when the search stopped early at its deadline.
@@ -46,8 +47,12 @@ class PlanResult:
     Attributes:
         first_action: the flat action to execute now (``actions[0]``); never a masked action.
         actions: the whole sequence, length H; every entry valid under the mask.
-        cost: predicted cost of ``actions`` under the shared objective, i.e.
-            ``evaluate(dynamics, z0, tensor([actions]), objective)`` (same for every planner).
+        cost: predicted cost of ``actions`` under the shared objective:
+            ``objective.cost(latents[None], tensor([actions]))``, exactly. Every planner scores
+            with that one objective; ``evaluate(dynamics, z0, tensor([actions]), objective)``
+            gives the same value up to float rounding (a planner reuses the latents its search
+            computed in batches, and a batched matmul rounds a row's last bits differently from
+            a one-row call: about 1e-7 relative, see :func:`finish_plan`).
         latents: predicted latent after each action (an inference-mode tensor: clone it before
             using it in autograd). [H, D]
         stats: search statistics.
@@ -106,13 +111,29 @@ def finish_plan(
     iterations: int,
     started_s: float,
     hit_deadline: bool,
+    latents: torch.Tensor | None = None,
 ) -> PlanResult:
     """Build the :class:`PlanResult` of a found sequence, scoring it with the shared objective.
 
-    Shape: z0 [D]; actions [H] long (flat indices).
+    ``latents`` are the sequence's predicted latents as the search computed them, when it kept
+    them; without them the sequence is rolled out again (:func:`evaluate`, H one-row model
+    calls). Either way the cost is ``objective.cost`` of the returned latents. Re-rolling gives
+    the same latents up to float rounding only (a row's last bits depend on the batch it was
+    computed in), and costs H sequential model calls: about a tenth of a CEM decision.
+
+    Shape: z0 [D]; actions [H] long (flat indices); latents [H, D] or None.
     """
     seq = actions.reshape(1, -1)  # [1, H]
-    cost, latents = evaluate(dynamics, z0, seq, objective)  # [1], [1, H, D]
+    if latents is None:
+        cost, rolled = evaluate(dynamics, z0, seq, objective)  # [1], [1, H, D]
+    else:
+        if latents.shape != (seq.shape[1], objective.latent_dim):
+            raise ShapeError(
+                f"{planner}: latents must be [H={seq.shape[1]}, D={objective.latent_dim}], "
+                f"got {tuple(latents.shape)}"
+            )
+        rolled = latents.unsqueeze(0)  # [1, H, D]
+        cost = objective.cost(rolled, seq)  # [1]
     value = float(cost[0])
     if not math.isfinite(value):
         raise PlanningError(
@@ -131,6 +152,6 @@ def finish_plan(
         first_action=acts[0],
         actions=acts,
         cost=value,
-        latents=latents[0],
+        latents=rolled[0],
         stats=stats,
     )

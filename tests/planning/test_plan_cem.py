@@ -33,7 +33,8 @@ def test_batched_agrees_with_the_per_sample_loop_on_mlp(seed):
     batched = CEMPlanner(SMALL).plan(*p.args(), seed=seed)
     loop = cem_plan_loop(*p.args(), seed=seed, config=SMALL)
     assert batched.actions == loop.actions
-    assert batched.cost == loop.cost  # both scored again by the shared objective
+    # same objective; the loop's latents come from one-row calls, the planner's from batches
+    assert batched.cost == pytest.approx(loop.cost, rel=1e-5, abs=1e-7)
     assert loop.stats.planner == "cem_loop"
 
 
@@ -42,7 +43,8 @@ def test_batched_agrees_with_the_per_sample_loop_on_known_model():
     p = known_problem(model, {0: 1.0, 3: 0.5})
     batched = CEMPlanner().plan(*p.args(), seed=4)
     loop = cem_plan_loop(*p.args(), seed=4)
-    assert batched.actions == loop.actions and batched.cost == loop.cost
+    assert batched.actions == loop.actions
+    assert batched.cost == pytest.approx(loop.cost, rel=1e-5, abs=1e-7)
     assert batched.first_action == model.fixing_action(0)
     assert batched.stats.rows_evaluated < loop.stats.rows_evaluated
 
@@ -52,7 +54,8 @@ def test_prefix_sharing_is_exact():
     cfg = SMALL.model_copy(update={"use_prefix_sharing": False})
     shared = CEMPlanner(SMALL).plan(*p.args(), seed=3)
     plain = CEMPlanner(cfg).plan(*p.args(), seed=3)
-    assert shared.actions == plain.actions and shared.cost == plain.cost
+    assert shared.actions == plain.actions
+    assert shared.cost == pytest.approx(plain.cost, rel=1e-5, abs=1e-7)
     assert shared.stats.rows_evaluated <= plain.stats.rows_evaluated
 
 
@@ -62,12 +65,12 @@ def test_one_root_call_then_one_call_per_remaining_step_per_iteration():
     cfg = CEMConfig(horizon=4, num_samples=50, num_elites=5, carried_elites=2, iterations=3)
     r = CEMPlanner(cfg).plan(spy, p.z0, p.objective, p.mask, seed=0)
     mask_rows = int(p.mask.sum())
-    # root (K rows), 3 iterations x 3 steps, then the final evaluate of the plan (3 x 1 row)
+    # root (K rows), 3 iterations x 3 steps; the plan's latents come from the cache (no call)
     assert spy.calls[0] == mask_rows
-    assert len(spy.calls) == 1 + 3 * 3 + 4 and spy.calls[-4:] == [1, 1, 1, 1]
-    assert max(spy.calls[1:-4]) <= 50  # no iteration steps more rows than it samples
+    assert len(spy.calls) == 1 + 3 * 3
+    assert max(spy.calls[1:]) <= 50  # no iteration steps more rows than it samples
     assert spy.calls[1] <= 50 and spy.calls[4] <= 48  # carried elites are not re-scored
-    assert r.stats.rows_evaluated == sum(spy.calls[:-4]) and r.stats.iterations == 3
+    assert r.stats.rows_evaluated == sum(spy.calls) and r.stats.iterations == 3
 
 
 def test_root_cache_only_steps_valid_actions():
@@ -147,8 +150,9 @@ def test_root_prior_concentrates_the_first_table_on_helpful_actions_and_saves_ro
     oracle = BeamPlanner(horizon=3, beam_width=None).plan(*p.args(), seed=0)
     fixes = {model.fixing_action(0), model.fixing_action(3)}
     assert set(oracle.actions[:2]) == fixes  # the known optimum: fix both, then wait
-    assert with_prior.actions == oracle.actions and with_prior.cost == oracle.cost
-    assert without.first_action in fixes and without.cost >= with_prior.cost
+    assert with_prior.actions == oracle.actions
+    assert with_prior.cost == pytest.approx(oracle.cost, rel=1e-5, abs=1e-7)
+    assert without.first_action in fixes and without.cost >= with_prior.cost - 1e-6
     assert with_prior.stats.rows_evaluated < 0.8 * without.stats.rows_evaluated
 
 
