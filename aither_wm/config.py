@@ -63,12 +63,14 @@ class ProjectorConfig(FrozenConfig):
 class PredictorConfig(FrozenConfig):
     """The action-conditioned latent predictor (residual MLP blocks with AdaLN on the action)."""
 
-    hidden_dim: int = Field(default=128, ge=8)
-    """Width of the residual stream. 128 x 1 block: on held-out simulated episodes (``aither-wm
-    bench worldmodel``, socialnetwork, seeds 0 and 1) the error ratio to "nothing changes" was
-    0.957 / 0.924 at 128 x 1, 0.969 / 0.921 at 256 x 2, 0.952 / 0.940 at 256 x 1 and
-    0.956 / 0.928 at 128 x 2: no size was better beyond seed noise, and planners step ~1,000
-    rows per decision on one CPU thread, where 128 x 1 costs about a fifth of 256 x 2 per row."""
+    hidden_dim: int = Field(default=64, ge=8)
+    """Width of the residual stream. 64 x 1 block: on held-out simulated episodes (``aither-wm
+    bench worldmodel``, socialnetwork) the error ratio to "nothing changes" after 400 training
+    steps was 0.970 / 0.915 / 0.945 (seeds 0 / 1 / 2) at 64 x 1 against 0.957 / 0.924 / 0.952
+    at 128 x 1 (equal on average; 256 x 2, 256 x 1 and 128 x 2 were no better on seeds 0 and 1),
+    and after 1,200 steps 0.879 / 0.737 against 0.922 / 0.804 (seeds 0 / 1): the narrower
+    predictor fits no worse. Planners step ~1,000 rows per decision on one CPU thread, where
+    64 x 1 costs about half of 128 x 1 per row (docs/planning.md, "Third pass")."""
     num_blocks: int = Field(default=1, ge=1, le=16)
     """Residual blocks, each conditioned on the action through AdaLN."""
     action_dim: int = Field(default=128, ge=4)
