@@ -9,6 +9,7 @@ import warnings
 import pytest
 import torch
 from plan_helpers import (
+    CountingDynamics,
     GarbageDynamics,
     K,
     all_planners,
@@ -19,7 +20,7 @@ from plan_helpers import (
 
 import aither_wm.planning as planning
 from aither_wm.errors import ConfigError, PlanningError, ShapeError
-from aither_wm.planning import Planner, PlanResult, PlanStats
+from aither_wm.planning import Planner, PlanResult, PlanStats, evaluate, finish_plan
 from aither_wm.planning.testing import KnownOptimumDynamics, MLPDynamics
 from aither_wm.types import LatentDynamics
 
@@ -87,3 +88,18 @@ def test_an_unusable_model_is_a_planning_error_without_warnings(planner):
         warnings.simplefilter("error")
         with pytest.raises(PlanningError, match="non-finite"):
             planner.plan(GarbageDynamics(p.dynamics), p.z0, p.objective, p.mask, seed=0)
+
+
+def test_finish_plan_scores_given_latents_without_calling_the_model():
+    p = mlp_problem()
+    seq = torch.tensor([0, 2, 1])
+    _, rolled = evaluate(p.dynamics, p.z0, seq[None], p.objective)  # [1, 3, D]
+    spy = CountingDynamics(p.dynamics)
+    kw = {"planner": "x", "rows_evaluated": 0, "iterations": 0, "started_s": 0.0}
+    r = finish_plan(spy, p.z0, p.objective, seq, hit_deadline=False, latents=rolled[0], **kw)
+    assert spy.calls == [] and r.actions == (0, 2, 1)
+    assert r.cost == float(p.objective.cost(rolled, seq[None])[0])
+    again = finish_plan(spy, p.z0, p.objective, seq, hit_deadline=False, **kw)
+    assert spy.calls == [1, 1, 1] and again.cost == r.cost  # no latents: rolled out again
+    with pytest.raises(ShapeError, match=r"latents must be \[H=3, D=12\]"):
+        finish_plan(spy, p.z0, p.objective, seq, hit_deadline=False, latents=rolled[0, :2], **kw)
