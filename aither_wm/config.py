@@ -75,6 +75,11 @@ class PredictorConfig(FrozenConfig):
     against 9 at 128 x 1 (three seeds), after 1,200 steps 8 and 8."""
     num_blocks: int = Field(default=1, ge=1, le=16)
     """Residual blocks, each conditioned on the action through AdaLN."""
+    activation: Literal["gelu", "silu"] = "gelu"
+    """The MLP's activation (exact erf GELU, or SiLU). Inside a planning decision the exact GELU
+    is the costliest small operation (50-90 us per call against 17 us for SiLU on this project's
+    CPU, docs/planning.md); SiLU is offered for CPU planning and measured there, the default stays
+    GELU until its held-out error is known to match."""
     action_dim: int = Field(default=128, ge=4)
     """Size of the action embedding (type embedding + projected target-service embedding)."""
 

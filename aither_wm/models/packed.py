@@ -93,6 +93,10 @@ def padded_rows(rows: int) -> int:
     return max(step, -(-rows // step) * step)
 
 
+#: The functional form of each ``PredictorConfig.activation`` (same kernels as the modules).
+_ACT_FNS = {"gelu": F.gelu, "silu": F.silu}
+
+
 @dataclass(frozen=True)
 class _Weights:
     """The packed tensors in one dtype."""
@@ -160,6 +164,7 @@ class PackedPredictor:
         self._fp32 = fp32
         self._bf16 = fp32.to(torch.bfloat16) if self.precision == "bf16" else None
         self._eps = (predictor.out_norm.eps, [b.norm.eps for b in predictor.blocks])
+        self._act = _ACT_FNS[predictor.config.activation]
 
     @property
     def num_actions(self) -> int:
@@ -186,7 +191,7 @@ class PackedPredictor:
         for i, (w1, b1, w2, b2) in enumerate(w.blocks):
             x = torch.layer_norm(h, (W,), None, None, self._eps[1][i])  # [B, W]
             x = torch.addcmul(cond[:, i, 0], x, cond[:, i, 1])  # shift + norm * (1 + scale)
-            x = F.gelu(torch.addmm(b1, x, w1))  # [B, 2W]
+            x = self._act(torch.addmm(b1, x, w1))  # [B, 2W]
             h = torch.addcmul(h, cond[:, i, 2], torch.addmm(b2, x, w2))  # h + gate * mlp
         x = torch.layer_norm(h, (W,), None, None, self._eps[0])  # F.layer_norm minus its wrapper
         delta = torch.addmm(w.out[1], x, w.out[0])  # [B, D]

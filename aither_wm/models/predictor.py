@@ -21,7 +21,7 @@ from aither_wm.config import PredictorConfig
 from aither_wm.errors import ShapeError
 from aither_wm.models.adaln import AdaLNModulation, modulate
 
-__all__ = ["ActionEmbedding", "LatentPredictor"]
+__all__ = ["ACTIVATIONS", "ActionEmbedding", "LatentPredictor"]
 
 
 class ActionEmbedding(nn.Module):
@@ -52,12 +52,16 @@ class ActionEmbedding(nn.Module):
         return self.types(type_ids) + tgt_emb
 
 
+#: The MLP activation of each ``PredictorConfig.activation``.
+ACTIVATIONS: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "silu": nn.SiLU}
+
+
 class _Block(nn.Module):
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, activation: str = "gelu") -> None:
         super().__init__()
         self.norm = nn.LayerNorm(width, elementwise_affine=False)
         self.mlp = nn.Sequential(
-            nn.Linear(width, 2 * width), nn.GELU(), nn.Linear(2 * width, width)
+            nn.Linear(width, 2 * width), ACTIVATIONS[activation](), nn.Linear(2 * width, width)
         )
 
     def forward(
@@ -76,7 +80,7 @@ class LatentPredictor(nn.Module):
         W = cfg.hidden_dim
         self.latent_dim = latent_dim
         self.inp = nn.Linear(latent_dim, W)
-        self.blocks = nn.ModuleList(_Block(W) for _ in range(cfg.num_blocks))
+        self.blocks = nn.ModuleList(_Block(W, cfg.activation) for _ in range(cfg.num_blocks))
         self.mod = AdaLNModulation(cfg.action_dim, W, num_sites=cfg.num_blocks)
         self.out_norm = nn.LayerNorm(W)
         self.out = nn.Linear(W, latent_dim)

@@ -18,13 +18,12 @@ D, K, A = 32, 9, 8
 
 
 def _predictor(
-    width: int = 16, blocks: int = 2, seed: int = 0
+    width: int = 16, blocks: int = 2, seed: int = 0, activation: str = "gelu"
 ) -> tuple[LatentPredictor, torch.Tensor]:
     """A predictor with every weight random (zero-initialised layers and norms included)."""
     torch.manual_seed(seed)
-    p = LatentPredictor(
-        D, PredictorConfig(hidden_dim=width, num_blocks=blocks, action_dim=A)
-    ).eval()
+    cfg = PredictorConfig(hidden_dim=width, num_blocks=blocks, action_dim=A, activation=activation)
+    p = LatentPredictor(D, cfg).eval()
     with torch.no_grad():
         for prm in p.parameters():
             prm.normal_(0.0, 0.3)
@@ -32,9 +31,9 @@ def _predictor(
     return p, table
 
 
-@pytest.mark.parametrize("blocks", [1, 3])
-def test_fp32_packing_matches_the_predictor(blocks):
-    p, table = _predictor(blocks=blocks)
+@pytest.mark.parametrize(("blocks", "activation"), [(1, "gelu"), (3, "gelu"), (2, "silu")])
+def test_fp32_packing_matches_the_predictor(blocks, activation):
+    p, table = _predictor(blocks=blocks, activation=activation)
     packed = PackedPredictor(p, table, "fp32")
     z, a = torch.randn(40, D), torch.randint(0, K, (40,))
     with torch.no_grad():
@@ -87,3 +86,14 @@ def test_precision_resolution_and_bad_input():
     p, table = _predictor()
     with pytest.raises(ShapeError, match="table"):
         PackedPredictor(p, table[:, :-1])
+
+
+def test_the_activation_is_part_of_the_function():
+    """Same weights, other activation: another function (so a checkpoint must carry it)."""
+    (gelu, table), (silu, _) = _predictor(activation="gelu"), _predictor(activation="silu")
+    z, a = torch.randn(8, D), torch.randint(0, K, (8,))
+    with torch.no_grad():
+        assert not torch.allclose(
+            gelu.forward_conditioned(z, table[a]), silu.forward_conditioned(z, table[a])
+        )
+    assert isinstance(silu.blocks[0].mlp[1], torch.nn.SiLU)
