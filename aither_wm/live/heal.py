@@ -116,7 +116,8 @@ def train_sim_model(graph: ServiceGraph, *, steps: int, model_dir: Path, log: Lo
     cfg = WorldModelConfig(
         encoder=EncoderConfig(d_model=32, num_layers=1, num_heads=2, embed_dim=64),
         projector=ProjectorConfig(hidden_dim=64, latent_dim=32),
-        predictor=PredictorConfig(hidden_dim=64, num_blocks=1, action_dim=16),
+        # GELU: the live figures in docs/live.md were measured with it
+        predictor=PredictorConfig(hidden_dim=64, num_blocks=1, action_dim=16, activation="gelu"),
     )
     started = time.monotonic()
     trs = list(generate_transitions(graph, episodes=12, steps=40, seed=0))

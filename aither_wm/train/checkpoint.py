@@ -94,6 +94,16 @@ def _first_reason(text: str) -> str:
     return text.strip().splitlines()[-1][:160] if text.strip() else "unknown"
 
 
+def _upgrade_config(config: Any) -> Any:
+    """A stored config dict in today's schema. Configs saved before
+    ``PredictorConfig.activation`` existed were trained with GELU, which was then the only
+    activation; the field's default is now SiLU, so its absence must mean GELU."""
+    if isinstance(config, dict) and isinstance(config.get("predictor"), dict):
+        if "activation" not in config["predictor"]:
+            return {**config, "predictor": {**config["predictor"], "activation": "gelu"}}
+    return config
+
+
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Load with ``torch.load(weights_only=True)``; refuse anything else with CheckpointError."""
     p = Path(path)
@@ -122,7 +132,7 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
             f"{p}: checkpoint format_version {payload.get('format_version')!r} is not supported"
         )
     try:
-        config = WorldModelConfig.model_validate(payload["config"])
+        config = WorldModelConfig.model_validate(_upgrade_config(payload["config"]))
     except (ValidationError, KeyError) as e:
         raise CheckpointError(
             f"{p}: checkpoint config is invalid: {str(e).splitlines()[0]}"

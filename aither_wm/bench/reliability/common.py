@@ -25,7 +25,8 @@ __all__ = [
 TINY = WorldModelConfig(
     encoder=EncoderConfig(d_model=16, num_layers=1, num_heads=2, embed_dim=24),
     projector=ProjectorConfig(hidden_dim=32, latent_dim=12),
-    predictor=PredictorConfig(hidden_dim=32, num_blocks=1, action_dim=16),
+    # GELU: the load figures in docs/reliability.md were measured with it
+    predictor=PredictorConfig(hidden_dim=32, num_blocks=1, action_dim=16, activation="gelu"),
 )
 CEM_SMALL = {"num_samples": 64, "num_elites": 8, "iterations": 2}
 MCTS_SMALL = {"num_simulations": 32, "top_m": 8}
