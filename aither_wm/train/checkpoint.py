@@ -98,9 +98,9 @@ def _upgrade_config(config: Any) -> Any:
     """A stored config dict in today's schema. Configs saved before
     ``PredictorConfig.activation`` existed were trained with GELU, which was then the only
     activation; the field's default is now SiLU, so its absence must mean GELU."""
-    if isinstance(config, dict) and isinstance(config.get("predictor"), dict):
-        if "activation" not in config["predictor"]:
-            return {**config, "predictor": {**config["predictor"], "activation": "gelu"}}
+    predictor = config.get("predictor") if isinstance(config, dict) else None
+    if isinstance(predictor, dict) and "activation" not in predictor:
+        return {**config, "predictor": {**predictor, "activation": "gelu"}}
     return config
 
 
