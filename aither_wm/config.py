@@ -81,8 +81,9 @@ class PredictorConfig(FrozenConfig):
     GELU was the costliest small operation (50-90 us per call against 17 us for SiLU on this
     project's CPU), and SiLU fits no worse: held-out error ratio on ``bench worldmodel`` (64 x 1)
     0.962 / 0.898 / 0.952 against GELU's 0.970 / 0.915 / 0.945 after 400 steps (seeds 0 / 1 / 2),
-    0.848 / 0.780 against 0.879 / 0.737 after 1,200 (seeds 0 / 1); CEM decisions 11% faster
-    (docs/planning.md, "Third pass").
+    0.848 / 0.780 against 0.879 / 0.737 after 1,200 (seeds 0 / 1); anomaly false alarms over
+    three seeds 11 against 19 after 400 steps, 13 against 8 after 1,200 (within seed noise);
+    CEM decisions 11% faster (docs/planning.md, "Third pass").
     Checkpoints carry it, and ones saved before it existed load as GELU (the field's absence)."""
     action_dim: int = Field(default=128, ge=4)
     """Size of the action embedding (type embedding + projected target-service embedding)."""
