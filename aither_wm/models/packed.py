@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 
 from aither_wm.errors import ConfigError, ShapeError
 from aither_wm.models.predictor import LatentPredictor
@@ -91,10 +90,6 @@ def padded_rows(rows: int) -> int:
     """
     step = 32 if rows <= 512 else 128
     return max(step, -(-rows // step) * step)
-
-
-#: The functional form of each ``PredictorConfig.activation`` (same kernels as the modules).
-_ACT_FNS = {"gelu": F.gelu, "silu": F.silu}
 
 
 @dataclass(frozen=True)
@@ -164,7 +159,8 @@ class PackedPredictor:
         self._fp32 = fp32
         self._bf16 = fp32.to(torch.bfloat16) if self.precision == "bf16" else None
         self._eps = (predictor.out_norm.eps, [b.norm.eps for b in predictor.blocks])
-        self._act = _ACT_FNS[predictor.config.activation]
+        # each block's own activation module, called past nn.Module's hook dispatch
+        self._acts = [b.mlp[1].forward for b in predictor.blocks]
 
     @property
     def num_actions(self) -> int:
@@ -191,7 +187,7 @@ class PackedPredictor:
         for i, (w1, b1, w2, b2) in enumerate(w.blocks):
             x = torch.layer_norm(h, (W,), None, None, self._eps[1][i])  # [B, W]
             x = torch.addcmul(cond[:, i, 0], x, cond[:, i, 1])  # shift + norm * (1 + scale)
-            x = self._act(torch.addmm(b1, x, w1))  # [B, 2W]
+            x = self._acts[i](torch.addmm(b1, x, w1))  # [B, 2W]
             h = torch.addcmul(h, cond[:, i, 2], torch.addmm(b2, x, w2))  # h + gate * mlp
         x = torch.layer_norm(h, (W,), None, None, self._eps[0])  # F.layer_norm minus its wrapper
         delta = torch.addmm(w.out[1], x, w.out[0])  # [B, D]
