@@ -278,6 +278,12 @@ def cmd_bench(args: argparse.Namespace) -> None:
         for b in bars.values():
             b.close()
         _emit(args, result, format_autoheal)
+    elif what == "decisions":
+        from aither_wm.bench.decisions import format_decisions, run_decisions_bench
+
+        result = run_decisions_bench(Path(args.graph), seed=args.seed, quick=args.quick,
+                                     progress=lambda name, info: _err(f"[decisions] {name}: {info}"))  # fmt: skip
+        _emit(args, result, format_decisions)
 
 
 def cmd_live(args: argparse.Namespace) -> None:
@@ -370,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
             "sim",
             "anomaly",
             "autoheal",
+            "decisions",
             "reliability",
         ),
     )
@@ -387,7 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--out", default=None, help="folder for report.json, report.md and plots (autoheal)"
     )
-    b.add_argument("--quick", action="store_true", help="the small run, a few minutes (autoheal)")
+    b.add_argument(
+        "--quick", action="store_true", help="the small run, a few minutes (autoheal, decisions)"
+    )
     b.set_defaults(fn=cmd_bench)
 
     tu = sub.add_parser("tune", help="tune the world model's hyperparameter")

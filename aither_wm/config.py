@@ -13,10 +13,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "ControlModelConfig",
     "EncoderConfig",
     "FrozenConfig",
     "PredictorConfig",
     "ProjectorConfig",
+    "TokenPredictorConfig",
     "TrainConfig",
     "WorldModelConfig",
 ]
@@ -146,3 +148,29 @@ class TrainConfig(FrozenConfig):
         except (RuntimeError, TypeError):
             raise ValueError(f"not a torch device: {v!r} (e.g. cpu, cuda, cuda:1)") from None
         return v
+
+
+class TokenPredictorConfig(FrozenConfig):
+    """The service-token predictor: per-service tokens -> next tokens, the action injected at its
+    target's token (relation-biased attention blocks, as the encoder's)."""
+
+    num_layers: int = Field(default=2, ge=1, le=12)
+    """Attention blocks."""
+    num_heads: int = Field(default=4, ge=1)
+    """Attention heads; must divide the encoder's d_model."""
+    mlp_ratio: float = Field(default=2.0, gt=0)
+    """Hidden width of each block's MLP, as a multiple of d_model."""
+
+
+class ControlModelConfig(FrozenConfig):
+    """The control model: the JEPA world model plus what control needs (service tokens, cost and
+    value heads). Stored in checkpoints like :class:`WorldModelConfig`."""
+
+    world: WorldModelConfig = WorldModelConfig()
+    """The world model (encoder, projector, latent predictor) the tokens come from."""
+    tokens: TokenPredictorConfig = TokenPredictorConfig()
+    """The service-token predictor."""
+    head_hidden: int = Field(default=64, ge=4)
+    """Hidden width of the cost and value heads."""
+    value_horizon: int = Field(default=8, ge=1, le=64)
+    """T: steps the value head's cost-to-go covers (the counterfactual branches' horizon)."""

@@ -78,13 +78,13 @@ class SurpriseMeter:
         """Streaming open-loop surprise of ``next_state`` (see :func:`open_loop_surprise`)."""
         enc = self.model.encode(self.graph, [state, next_state])
         k = self.space.index(action)
-        a = self.model.model.embed_action(
+        a = self.model.world.embed_action(
             enc.services[:1], self.space.type_ids()[k : k + 1], self.space.target_ids()[k : k + 1]
         )  # [1, A]
         self._history = [*self._history, (enc.z[0], a[0])][-self.horizon :]
         zz = self._history[0][0].unsqueeze(0)  # [1, D]
         for _, a_j in self._history:
-            zz = self.model.model.predict(zz, a_j.unsqueeze(0))
+            zz = self.model.world.predict(zz, a_j.unsqueeze(0))
         return float((zz[0] - enc.z[1]).pow(2).mean())
 
     @torch.inference_mode()
@@ -115,7 +115,7 @@ class SurpriseMeter:
         batch = GraphBatch(
             xs, rel.unsqueeze(0).expand(N + 1, N, N), torch.ones(N + 1, N, dtype=torch.bool)
         )
-        z = self.model.model.encode(batch).z  # [N+1, D]
+        z = self.model.world.encode(batch).z  # [N+1, D]
         s = (z - z_hat).pow(2).mean(-1)  # [N+1]
         drop = (s[0] - s[1:]).clamp_min(0.0)  # [N]
         total = float(drop.sum())

@@ -55,7 +55,7 @@ def world_model_scores(
     space = ActionSpace(graph, mesh.min_replicas, mesh.max_replicas)
     actions = torch.tensor([space.index(t.action) for t in transitions])  # [T]
     enc = mesh.encode(graph, [t.state for t in transitions])
-    a = mesh.model.embed_action(
+    a = mesh.world.embed_action(
         enc.services, space.type_ids()[actions], space.target_ids()[actions]
     )  # [T, A]
     z_next = mesh.encode(graph, [t.next_state for t in transitions]).z  # [T, D]

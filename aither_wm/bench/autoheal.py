@@ -34,6 +34,7 @@ from typing import Any
 
 import torch
 
+from aither_wm.bench.control_model import FULL_RECIPE, QUICK_RECIPE, ControlRecipe, train_control
 from aither_wm.config import (
     EncoderConfig,
     PredictorConfig,
@@ -58,6 +59,7 @@ from aither_wm.eval.policies import PlannerEpisodePolicy, RandomEpisodePolicy, R
 from aither_wm.eval.quality import model_quality
 from aither_wm.eval.summary import summarize
 from aither_wm.graph.schema import ServiceGraph, load_graph
+from aither_wm.models.control_model import ControlModel
 from aither_wm.models.mesh_model import MeshWorldModel
 from aither_wm.models.world_model import WorldModel
 from aither_wm.planning import PlanObjective, action_costs
@@ -106,6 +108,7 @@ class AutohealSettings:
     worldmodel_steps: int = 400
     ablation_steps: int = 300
     ablation_setups: tuple[str, ...] = ("sigreg", "sigreg_ema_stopgrad", "none", "vicreg")
+    control: ControlRecipe | None = None
 
 
 _SMALL = WorldModelConfig(
@@ -141,6 +144,7 @@ QUICK = AutohealSettings(
     worldmodel_steps=60,
     ablation_steps=40,
     ablation_setups=("sigreg", "none"),
+    control=QUICK_RECIPE,
 )
 FULL = AutohealSettings(
     model=_SMALL,
@@ -155,6 +159,7 @@ FULL = AutohealSettings(
     mcts={"horizon": 6},
     min_improvement=0.25,
     oracle_horizon=8,
+    control=FULL_RECIPE,
 )
 
 
@@ -253,6 +258,32 @@ def _planners(
         }
         pol = PlannerEpisodePolicy(kind, svc, graph, controller=ctl)
         pol.name = kind + suffix
+        out.append(pol)
+    return out
+
+
+def _control_planners(
+    model: ControlModel, graph: ServiceGraph, s: AutohealSettings
+) -> list[PlannerEpisodePolicy]:
+    """CEM and MCTS on the control model (value objective, horizon of ``bench decisions``),
+    through the controller with the runbook anchor, the guard-aware mask and the failed-action
+    penalty; rows ``cem_control`` and ``mcts_control``."""
+    from aither_wm.bench.decisions import PLANNERS
+
+    out = []
+    for kind, cfg in PLANNERS.items():
+        svc = PlannerService(
+            kind, model_config=model.config, graphs=[graph], planner_config=cfg, name=kind
+        )
+        svc.load_weights(1, model.state_dict())
+        ctl = {
+            "deadline_ms": 600_000.0,
+            "min_weights_version": 1,
+            "min_improvement": s.min_improvement,
+            "anchor_runbook": True,
+        }
+        pol = PlannerEpisodePolicy(kind, svc, graph, controller=ctl)
+        pol.name = f"{kind}_control"
         out.append(pol)
     return out
 
@@ -376,6 +407,17 @@ def run_autoheal_bench(
             model, head, training = _train({graph: train_eps}, s, seed)
         timings["train_s"] = time.perf_counter() - t
         _note(progress, "train", **{k: v for k, v in training.items() if k != "final"})
+        control_rows: list[EpisodePolicy] = []
+        if s.control is not None:
+            t = time.perf_counter()
+            control, training["control"] = train_control([graph], s.control, seed)
+            control_rows = _control_planners(control, graph, s)
+            timings["control_s"] = time.perf_counter() - t
+            _note(
+                progress,
+                "control model",
+                **{k: v for k, v in training["control"].items() if k != "final"},
+            )
 
         # 3. the scenarios under every policy ----------------------------------------------------
         t = time.perf_counter()
@@ -390,6 +432,7 @@ def run_autoheal_bench(
             RandomEpisodePolicy(graph),
             ReactiveEpisodePolicy(graph),
             *planners,
+            *control_rows,
             OraclePolicy(horizon=s.oracle_horizon),
         ]
         extra: list[EpisodePolicy] = []
@@ -580,6 +623,9 @@ def _settings_dict(s: AutohealSettings) -> dict[str, Any]:
     d = asdict(s)
     d["model"] = s.model.model_dump()
     d["fit"] = s.fit.model_dump()
+    if s.control is not None:
+        d["control"] = {**asdict(s.control), "model": s.control.model.model_dump(),
+                        "fit": s.control.fit.model_dump()}  # fmt: skip
     return d
 
 

@@ -13,10 +13,17 @@ One :meth:`AutohealController.decide` call:
    only, since costs under different models are not comparable; ties go to ``preference``),
    ``prefer_cem`` or ``prefer_mcts`` (that planner when its answer is valid, else the other);
 4. falls back to the rule-based policy when no planner gave a valid answer;
-5. passes the action through the :class:`~aither_wm.control.guard.SafetyGuard` (a refused action
-   is not executed; nothing else is tried);
+5. passes the action through the :class:`~aither_wm.control.guard.SafetyGuard`; a refused action
+   is not executed, and the next best plan's first action (the other planners', by predicted
+   cost) is tried instead (when none is admitted, the refusal stands and nothing runs);
 6. executes it through the executor unless in dry-run mode (an executor error is audited);
 7. appends one record with all of the above to the audit log.
+
+Two memories make the planners guard-aware and keep them from repeating a mistake
+(``mask_guarded``, ``failed_action_penalty``): every request leaves out the actions the guard would
+refuse now (cooldown, rate and blast-radius limits), and an executed action whose target still
+looks broken ``recovery_steps`` later (the runbook's symptom test) costs ``failed_action_penalty``
+more in every later request of the same incident (until nothing looks broken).
 
 Nothing here imports Ray; the controller is the same object in a test and in ``ControllerActor``.
 """
@@ -75,6 +82,19 @@ class ControllerConfig(FrozenConfig):
     """Action validity: scale_out needs fewer replicas than this."""
     guard: GuardConfig = GuardConfig()
     """The safety guard's limits (dry run by default)."""
+    mask_guarded: bool = True
+    """Leave the actions the guard would refuse now out of every plan request."""
+    failed_action_penalty: float = Field(default=1.0, ge=0.0)
+    """Extra cost, for the rest of the incident, of an executed action whose target still looks
+    broken ``recovery_steps`` later (0: off). In the objective's unit (SLO-violation steps for the
+    control model's value objective)."""
+    recovery_steps: int = Field(default=4, ge=1)
+    """Steps after which an action's target should no longer look broken."""
+    anchor_runbook: bool = False
+    """Price the runbook's proposal ("its action, then wait") in every plan request, and keep it
+    unless the chosen plan beats it by ``min_improvement``: the planners then deviate from the
+    rules only where their model predicts a gain (never worse than the rules where the model is
+    right). Off: the plan is compared with waiting only."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +182,11 @@ class AutohealController:
         self._last: ControlDecision | None = None
         self._lock = threading.Lock()
         self.decisions = 0
+        self._all_actions = [self.space.action(k) for k in range(self.space.num_actions)]
+        self._symptoms = ReactivePolicy()
+        self._watch: list[tuple[int, int]] = []  # (flat action, step executed)
+        self._penalised: dict[int, float] = {}
+        self._anchor: Action | None = None
 
     def reset_episode(self) -> None:
         """Start a new episode: fresh guard history, planners forget warm starts."""
@@ -169,6 +194,7 @@ class AutohealController:
             self.guard = SafetyGuard(self.config.guard, num_services=self.graph.num_services)
             self._reset_next = True
             self._last = None
+            self._watch, self._penalised = [], {}
 
     def decide(self, state: MeshState) -> ControlDecision:
         """Plan, pick, guard, execute and audit one decision for ``state``."""
@@ -197,12 +223,25 @@ class AutohealController:
                 duplicate=True,
             )
         decision_id = uuid.uuid4().hex[:16]
+        self._remember(state)
+        blocked = (
+            tuple(self.guard.refused(self._all_actions, state.step)) if cfg.mask_guarded else ()
+        )
+        anchor = None
+        if cfg.anchor_runbook:
+            proposal = self._symptoms.decide(self.graph, state)
+            k = self.space.index(proposal)
+            anchor = k if k not in blocked else 0
+        self._anchor = self.space.action(anchor) if anchor is not None else None
         request = PlanRequest(
             state=state,
             seed=cfg.seed + state.step,
             deadline_ms=cfg.deadline_ms * cfg.search_fraction,
             reset=self._reset_next,
             request_id=decision_id,
+            blocked=blocked,
+            penalties=tuple(sorted(self._penalised.items())),
+            anchor=anchor,
         )
         self._reset_next = False
         try:
@@ -213,6 +252,10 @@ class AutohealController:
         outcomes = self._validate(outcomes, state)
         chosen, action, reason, agreement = self._pick(outcomes, state)
         verdict = self.guard.admit(action, state.step)
+        if not verdict.allowed:
+            alt = self._next_best(outcomes, action, reason, verdict, state)
+            if alt is not None:  # else the refusal stands: nothing is executed
+                action, reason, verdict = alt
         executed, error = False, None
         if verdict.allowed and action.type is not ActionType.noop and not cfg.guard.dry_run:
             try:
@@ -220,6 +263,8 @@ class AutohealController:
                 executed = True
             except Exception as e:  # the executor is the host's; audit and carry on
                 error = f"{type(e).__name__}: {e}"[:300]
+        if verdict.allowed and action.type is not ActionType.noop:
+            self._watch.append((self.space.index(action), state.step))
         decision = ControlDecision(
             decision_id=decision_id,
             step=state.step,
@@ -239,6 +284,47 @@ class AutohealController:
         self._last = decision
         self.decisions += 1
         return decision
+
+    def _remember(self, state: MeshState) -> None:
+        """Penalise watched actions whose target still looks broken; forget when nothing does."""
+        pen = self.config.failed_action_penalty
+        broken = {
+            n for n in self.graph.services if self._symptoms.remedy(state.services[n]) is not None
+        }
+        if not broken:
+            self._watch, self._penalised = [], {}
+            return
+        keep = []
+        for k, step in self._watch:
+            if state.step - step < self.config.recovery_steps:
+                keep.append((k, step))
+            elif pen > 0 and self._all_actions[k].target in broken:
+                self._penalised[k] = self._penalised.get(k, 0.0) + pen
+        self._watch = keep
+
+    def _next_best(
+        self,
+        outcomes: dict[str, PlanOutcome],
+        refused: Action,
+        reason: str,
+        verdict: GuardVerdict,
+        state: MeshState,
+    ) -> tuple[Action, str, GuardVerdict] | None:
+        """The first action the guard admits among the other planners' first actions (by
+        predicted cost), or None; the refusal stays in the reason."""
+        why = f"{reason}; guard refused {refused} ({'; '.join(verdict.reasons)})"
+        ok = sorted(
+            (o.reply for o in outcomes.values() if o.status == "ok" and o.reply is not None),
+            key=lambda r: r.cost,
+        )
+        for r in ok:
+            alt = self.space.action(r.first_action)
+            if alt == refused or alt.type is ActionType.noop:
+                continue
+            v = self.guard.admit(alt, state.step)
+            if v.allowed:
+                return alt, f"{why}: next best {alt} ({r.planner})", v
+        return None
 
     def _validate(
         self, outcomes: dict[str, PlanOutcome], state: MeshState
@@ -326,6 +412,15 @@ class AutohealController:
                 reason = f"{cfg.pick}, but {want} gave no valid plan ({status}): {name}"
         reply = ok[name]
         action = self.space.action(reply.first_action)
+        if reply.anchor_cost is not None and math.isfinite(reply.anchor_cost):
+            anchor = self._anchor
+            if anchor is not None and anchor.type is not ActionType.noop and anchor != action:
+                gain = reply.anchor_cost - reply.cost
+                if gain < cfg.min_improvement:
+                    reason += f"; predicted gain over the runbook's {anchor} {gain:.4g} < min_improvement: runbook"
+                    return name, anchor, reason, agreement
+                reason += f"; predicted gain over the runbook's {anchor} {gain:.4g}"
+                return name, action, reason, agreement
         if (
             action.type is not ActionType.noop
             and reply.noop_cost - reply.cost < cfg.min_improvement

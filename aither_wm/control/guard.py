@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import Field, field_validator
@@ -109,6 +110,12 @@ class SafetyGuard:
         """Judge ``action`` at ``step`` without recording it."""
         with self._lock:
             return self._check(action, step)
+
+    def refused(self, actions: Sequence[Action], step: int) -> list[int]:
+        """Positions in ``actions`` the guard would refuse at ``step`` (nothing recorded): what a
+        planner's mask should leave out, so its plan is not refused after the fact."""
+        with self._lock:
+            return [i for i, a in enumerate(actions) if not self._check(a, step).allowed]
 
     def admit(self, action: Action, step: int) -> GuardVerdict:
         """Judge ``action`` and, when allowed, record it (the only way to reach the executor)."""

@@ -24,10 +24,11 @@ from typing import Any, Literal, Protocol
 
 import torch
 
-from aither_wm.config import WorldModelConfig
+from aither_wm.config import ControlModelConfig, WorldModelConfig
 from aither_wm.errors import AitherError, StateError
 from aither_wm.graph.schema import ServiceGraph, graph_from_dict
 from aither_wm.graph.state import Action, MeshState
+from aither_wm.models.control_model import ControlModel
 from aither_wm.models.mesh_model import Decision, MeshWorldModel
 from aither_wm.models.world_model import WorldModel
 from aither_wm.planning import (
@@ -37,6 +38,7 @@ from aither_wm.planning import (
     MCTSConfig,
     MCTSPlanner,
     PlanObjective,
+    ValueObjective,
     action_costs,
     evaluate,
 )
@@ -111,6 +113,12 @@ class PlanRequest:
         deadline_ms: the planner's search budget (it returns its best plan so far when spent).
         reset: forget warm starts first (a new episode).
         request_id: echoed in the reply.
+        blocked: flat actions the caller will not execute now (the guard's cooldown and rate
+            limits): masked out of the search, so a plan is never refused after the fact.
+        penalties: extra cost per flat action for this decision (e.g. an action whose predicted
+            recovery did not come), added to the objective's action costs.
+        anchor: a flat action whose plan "anchor, then wait" the reply also prices (the runbook's
+            proposal: the controller keeps it unless a plan beats it), or None.
     """
 
     state: MeshState
@@ -118,6 +126,9 @@ class PlanRequest:
     deadline_ms: float | None = None
     reset: bool = False
     request_id: str = ""
+    blocked: tuple[int, ...] = ()
+    penalties: tuple[tuple[int, float], ...] = ()
+    anchor: int | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,8 @@ class PlanReply:
         search_ms: the planner's own wall time; the caller measures the round trip.
         rows_evaluated, iterations, hit_deadline: search statistics.
         request_id: the request's id.
+        anchor_cost: predicted cost of the request's anchor then no-ops (None: no anchor, or
+            the anchor is not valid now).
     """
 
     planner: str
@@ -149,6 +162,7 @@ class PlanReply:
     iterations: int
     hit_deadline: bool
     request_id: str = ""
+    anchor_cost: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,6 +177,7 @@ class PlanReply:
             "rows_evaluated": self.rows_evaluated,
             "iterations": self.iterations,
             "hit_deadline": self.hit_deadline,
+            "anchor_cost": self.anchor_cost,
         }
 
 
@@ -175,7 +190,9 @@ class PlannerService:
     Args:
         planner: a registered planner name (``"cem"``, ``"mcts"``, ``"beam"``, or a plugin's) or
             a zero-argument factory returning a :class:`~aither_wm.planning.Planner`.
-        model_config: architecture of the world model (weights come through :meth:`load_weights`).
+        model_config: architecture of the world model (weights come through :meth:`load_weights`);
+            a :class:`~aither_wm.config.ControlModelConfig` plans over service tokens with the
+            control model's cost and value (:class:`~aither_wm.planning.ValueObjective`).
         graphs: the graphs this service plans for (ServiceGraph or graph-file dicts).
         planner_config: settings passed to the registered planner factory.
         cost_per_type: per-type action costs of the objective (see ``planning.action_costs``).
@@ -193,7 +210,7 @@ class PlannerService:
         self,
         planner: str | Callable[[], Planner] = "cem",
         *,
-        model_config: WorldModelConfig | Mapping[str, Any] | None = None,
+        model_config: WorldModelConfig | ControlModelConfig | Mapping[str, Any] | None = None,
         graphs: Sequence[ServiceGraph | Mapping[str, Any]] = (),
         planner_config: Mapping[str, Any] | None = None,
         cost_per_type: Mapping[str, float] | None = None,
@@ -213,15 +230,17 @@ class PlannerService:
         else:
             self.planner = planner()
             self.name = name or str(getattr(self.planner, "name", "planner"))
-        cfg = (
-            model_config
-            if isinstance(model_config, WorldModelConfig)
-            else (WorldModelConfig.model_validate(dict(model_config or {})))
-        )
+        cfg: WorldModelConfig | ControlModelConfig
+        if isinstance(model_config, WorldModelConfig | ControlModelConfig):
+            cfg = model_config
+        elif model_config is not None and "world" in model_config:
+            cfg = ControlModelConfig.model_validate(dict(model_config))
+        else:
+            cfg = WorldModelConfig.model_validate(dict(model_config or {}))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(model_seed)
             self._mesh = MeshWorldModel(
-                WorldModel(cfg),
+                ControlModel(cfg) if isinstance(cfg, ControlModelConfig) else WorldModel(cfg),
                 min_replicas=min_replicas,
                 max_replicas=max_replicas,
                 precision=precision,
@@ -293,23 +312,32 @@ class PlannerService:
                 if self.cost_per_type
                 else action_costs(d.type_ids)
             )
-            objective = (
-                PlanObjective(goal=d.goal, action_cost=costs)
-                if self._objective is None
-                else self._objective(d, costs)
-            )
+            mask = d.mask
+            if request.blocked:
+                mask = mask.clone()
+                mask[list(request.blocked)] = False
+                mask[0] = True  # waiting is never blocked
+            if request.penalties:
+                costs = costs.clone()
+                for k, extra in request.penalties:
+                    costs[k] += float(extra)
+            objective = self._build_objective(d, costs)
             result = self.planner.plan(
                 d.dynamics,
                 d.z0,
                 objective,
-                d.mask,
+                mask,
                 seed=int(request.seed),
                 deadline_ms=request.deadline_ms,
             )
             H = len(result.actions)
-            noop_cost, _ = evaluate(
-                d.dynamics, d.z0, torch.zeros(1, H, dtype=torch.long), objective
-            )  # [1]
+            baseline = torch.zeros(2, H, dtype=torch.long)  # [2, H]: waiting, anchor then waiting
+            a = request.anchor
+            has_anchor = a is not None and 0 <= a < mask.shape[0] and bool(mask[a])
+            if has_anchor:
+                baseline[1, 0] = int(a)  # type: ignore[arg-type]
+            base_cost, _ = evaluate(d.dynamics, d.z0, baseline[: 1 + has_anchor], objective)
+            noop_cost = base_cost[:1]  # [1]
             reply = PlanReply(
                 planner=self.name,
                 first_action=int(result.first_action),
@@ -323,12 +351,25 @@ class PlannerService:
                 iterations=int(result.stats.iterations),
                 hit_deadline=bool(result.stats.hit_deadline),
                 request_id=request.request_id,
+                anchor_cost=float(base_cost[1]) if has_anchor else None,
             )
             self.plans_served += 1
             self._last_ms = reply.search_ms
             return reply
         finally:
             self._busy_since = None
+
+    def _build_objective(self, d: Decision, costs: torch.Tensor) -> PlanObjective:
+        if self._objective is not None:
+            return self._objective(d, costs)
+        if d.cost_fn is not None and d.value_fn is not None:
+            cfg = getattr(self.planner, "config", None)
+            horizon = int(getattr(cfg, "horizon", None) or getattr(self.planner, "horizon", 1))
+            return ValueObjective(
+                goal=d.goal, action_cost=costs, cost_fn=d.cost_fn, value_fn=d.value_fn,
+                horizon=horizon,
+            )  # fmt: skip
+        return PlanObjective(goal=d.goal, action_cost=costs)
 
     def reset(self) -> None:
         self.planner.reset()

@@ -81,6 +81,8 @@ class LabelledEpisode:
         fault: the injected fault's name (None: fault-free).
         scenario: the scenario played.
         target: the fault's target service (None: fault-free).
+        availability: the entry points' availability at each state and the final one (over the
+            step that led to it). [T + 1] float
     """
 
     transitions: list[Transition]
@@ -89,6 +91,13 @@ class LabelledEpisode:
     fault: str | None
     scenario: Scenario
     target: str | None = None
+    availability: np.ndarray | None = None
+
+    @property
+    def slo_cost(self) -> np.ndarray:
+        """Each state's SLO cost: violated (0/1) + unavailability. [T + 1] float"""
+        avail = self.availability if self.availability is not None else np.ones(len(self.violated))
+        return self.violated.astype(float) + (1.0 - avail)
 
 
 def training_scenarios(
@@ -140,11 +149,13 @@ def _collect_one(
     rng = np.random.default_rng([s.seed, 11])
     health: list[list[int]] = []
     violated: list[bool] = []
+    avail: list[float] = []
 
     def record() -> None:
         th = sim.true_health()
         health.append([codes[th[name]] for name in graph.services])
         violated.append(bool(sim.last_slo.violated))
+        avail.append(float(sim.last_slo.availability))
 
     def step(state: MeshState, space: ActionSpace) -> Action:
         record()  # the state the policy sees, before its action
@@ -159,6 +170,7 @@ def _collect_one(
         fault=s.fault,
         scenario=s,
         target=ep.fault.target if ep.fault is not None else None,
+        availability=np.asarray(avail),
     )
 
 

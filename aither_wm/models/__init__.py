@@ -1,5 +1,6 @@
 """Neural networks on tensors only: encoder, projector, predictor, and the world model."""
 
+from aither_wm.models.control_model import ControlModel, TokenDynamics
 from aither_wm.models.encoder import EncoderOutput, GraphStateEncoder
 from aither_wm.models.mesh_model import Decision, MeshWorldModel
 from aither_wm.models.predictor import ActionEmbedding, LatentPredictor
@@ -9,6 +10,7 @@ from aither_wm.models.world_model import BoundDynamics, Encoded, WorldModel
 __all__ = [
     "ActionEmbedding",
     "BoundDynamics",
+    "ControlModel",
     "Decision",
     "Encoded",
     "EncoderOutput",
@@ -16,5 +18,6 @@ __all__ = [
     "LatentPredictor",
     "MeshWorldModel",
     "Projector",
+    "TokenDynamics",
     "WorldModel",
 ]

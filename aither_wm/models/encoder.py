@@ -26,7 +26,7 @@ from aither_wm.config import EncoderConfig
 from aither_wm.graph.features import FEATURE_DIM, NUM_RELATIONS, STRUCT_DIM, GraphBatch
 from aither_wm.models.adaln import AdaLNModulation, modulate
 
-__all__ = ["EncoderOutput", "GraphStateEncoder"]
+__all__ = ["EncoderOutput", "GraphStateEncoder", "RelationBlock"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class EncoderOutput:
     state: torch.Tensor
 
 
-class _Block(nn.Module):
+class RelationBlock(nn.Module):
     """Pre-norm transformer block, AdaLN-Zero on both sub-layers, relation-biased attention."""
 
     def __init__(self, cfg: EncoderConfig) -> None:
@@ -89,7 +89,7 @@ class GraphStateEncoder(nn.Module):
         d = cfg.d_model
         self.embed = nn.Linear(FEATURE_DIM, d)
         self.cond = nn.Sequential(nn.Linear(STRUCT_DIM, d), nn.GELU(), nn.Linear(d, d))
-        self.blocks = nn.ModuleList(_Block(cfg) for _ in range(cfg.num_layers))
+        self.blocks = nn.ModuleList(RelationBlock(cfg) for _ in range(cfg.num_layers))
         self.norm = nn.LayerNorm(d)
         self.pool = nn.Linear(2 * d, cfg.embed_dim)
 

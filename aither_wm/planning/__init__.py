@@ -21,6 +21,7 @@ from aither_wm.planning.objective import (
     rollout,
 )
 from aither_wm.planning.result import Planner, PlanResult, PlanStats, finish_plan
+from aither_wm.planning.value import ValueObjective
 
 __all__ = [
     "ACTION_TYPE_NAMES",
@@ -34,6 +35,7 @@ __all__ = [
     "PlanResult",
     "PlanStats",
     "Planner",
+    "ValueObjective",
     "action_costs",
     "cem_plan_loop",
     "check_problem",

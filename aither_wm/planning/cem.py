@@ -496,7 +496,10 @@ class CEMPlanner:
             root = dynamics.step(z0.expand(Kv, -1), valid)  # [Kv, D]
             counter.rows += Kv
             root_dist = objective.distance(root)  # [Kv]
-            prior = _root_prior(root_dist, valid, objective, cfg)  # [Kv] or None
+            pd = objective.prior_distance(root)  # [Kv] or None
+            prior = _root_prior(
+                root_dist if pd is None else pd, valid, objective, cfg
+            )  # [Kv] | None
             probs, seeds = self._initial_table(mask, valid, H, prior)
             score, latents_of = _batched_scorer(
                 dynamics,
@@ -586,7 +589,8 @@ def cem_plan_loop(
             [dynamics.step(z0.unsqueeze(0), valid[k : k + 1]) for k in range(Kv)]
         )  # [Kv, D]
         counter.rows += Kv
-        prior = _root_prior(objective.distance(root), valid, objective, cfg)  # [Kv] or None
+        pd = objective.prior_distance(root)  # [Kv] or None
+        prior = _root_prior(objective.distance(root) if pd is None else pd, valid, objective, cfg)
         probs = _cold_table(H, prior, cfg, Kv)  # [H, Kv]
         out = _search(
             score, table=_as_table(probs), seeds=None, config=cfg, generator=gen, deadline_s=None

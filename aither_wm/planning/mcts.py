@@ -216,7 +216,7 @@ class _Search:
         t.depth[kids], t.parent[kids], t.action[kids], t.branch[kids] = 1, root, np.arange(Kv), kids
         t.children[t.row(root)] = kids
         latents[1 : 1 + Kv] = z1
-        self._set_values(kids, objective.distance(z1).double().cpu().numpy(), np.arange(Kv))
+        self._set_values(kids, objective.distance(z1).double().cpu().numpy(), np.arange(Kv), z1)
         t.visits[kids] = 1.0
         t.visits[root] = float(Kv)
         r0 = int(t.erow[root])
@@ -232,8 +232,17 @@ class _Search:
         seen = t.value[: 1 + Kv][np.isfinite(t.value[: 1 + Kv])]  # root and finite children
         self.vmin, self.vmax = float(seen.min()), float(seen.max())
 
-        # Prior over valid actions and the searched root children (non-finite ones rank last).
-        qn = np.where(finite, self._normalise(t.value[kids]), 0.0)  # [Kv]
+        # Prior over valid actions and the searched root children (non-finite ones rank last):
+        # each child's value, or, when the objective has a prior distance (a terminal value),
+        # minus its action cost plus that prior distance, min-max normalised
+        pd = objective.prior_distance(z1)  # [Kv] or None
+        if pd is None:
+            qn = np.where(finite, self._normalise(t.value[kids]), 0.0)  # [Kv]
+        else:
+            pv = -(self.action_cost + pd.double().cpu().numpy())  # [Kv]
+            ok = finite & np.isfinite(pv)
+            lo, hi = (float(pv[ok].min()), float(pv[ok].max())) if ok.any() else (0.0, 0.0)
+            qn = np.where(ok, (pv - lo) / (hi - lo) if hi > lo else 0.0, 0.0)  # [Kv]
         logits = qn / cfg.prior_temperature
         prior = np.exp(logits - logits.max())
         prior /= prior.sum()
@@ -251,15 +260,27 @@ class _Search:
         with np.errstate(invalid="ignore"):  # a non-finite value stays non-finite
             return (values - self.vmin) / span if span > 0 else np.zeros_like(values)
 
-    def _set_values(self, nodes: np.ndarray, dist: np.ndarray, acts: np.ndarray) -> None:
-        """Path cost and value of freshly stepped nodes from their latent's distance."""
+    def _set_values(
+        self, nodes: np.ndarray, dist: np.ndarray, acts: np.ndarray, z: torch.Tensor
+    ) -> None:
+        """Path cost and value of freshly stepped nodes (latents ``z``) from their distance.
+
+        The rest of the horizon is "stay where it is" (``remaining * dist``), or, when the
+        objective has a prior distance (a value: the cost from a state on, the state's own step
+        included), that value less the step already counted (exact at depth H, where it is 0).
+        """
         t = self.tree
         d = t.depth[nodes]
+        pd = self.objective.prior_distance(z)  # [b] or None
         # a non-finite distance (the model predicted garbage for this action) makes the node
         # worthless: cost +inf, value -inf, never preferred while anything finite is left
         with np.errstate(invalid="ignore", over="ignore"):
             cost = t.path_cost[t.parent[nodes]] + self.w[d - 1] * dist + self.action_cost[acts]
-            value = -(cost + self.remaining[d] * dist)
+            if pd is None:
+                rest = self.remaining[d] * dist
+            else:
+                rest = np.where(d < self.cfg.horizon, pd.double().cpu().numpy() - dist, 0.0)
+            value = -(cost + rest)
         ok = np.isfinite(value)
         t.path_cost[nodes] = np.where(ok, cost, np.inf)
         t.value[nodes] = np.where(ok, value, -np.inf)
@@ -323,7 +344,7 @@ class _Search:
                 z = self.dynamics.step(t.latents[torch.from_numpy(parents)], self.valid[acts])
                 t.latents[new_t] = z.to(t.latents.dtype)  # [b, D]
                 self.rows += int(new.size)
-                self._set_values(new, self.objective.distance(z).double().cpu().numpy(), acts)
+                self._set_values(new, self.objective.distance(z).double().cpu().numpy(), acts, z)
                 t.pending[new] = False
                 t.edge_q[t.erow[parents], acts] = t.value[new]
                 fresh = t.value[new][np.isfinite(t.value[new])]  # -inf nodes do not stretch Q

@@ -180,6 +180,17 @@ class PlanObjective:
         diff = torch.sub(latents.to(dtype), self.goal.to(dtype))  # [..., D]
         return diff.square_().mean(dim=-1)  # [...]
 
+    def prior_distance(self, latents: torch.Tensor) -> torch.Tensor | None:
+        """What the planners' priors rank first actions by (CEM's root prior, MCTS's prior and
+        top-m root), or None: rank by the distance itself (this class). An objective with a
+        terminal value ranks by the value of the state after one action
+        (:class:`~aither_wm.planning.value.ValueObjective`), as MuZero's policy prior focuses
+        search on actions that pay off beyond the next step.
+
+        Shape: latents [..., D]; returns [...] float32, or None.
+        """
+        return None
+
     def cost(self, latents: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Cost of each sequence.
 

@@ -8,7 +8,10 @@ import torch
 from eval_helpers import TINY
 
 from aither_wm.bench.autoheal import QUICK, format_autoheal, run_autoheal_bench
+from aither_wm.bench.control_model import ControlRecipe
+from aither_wm.config import ControlModelConfig
 from aither_wm.control.planners import PlannerService
+from aither_wm.eval.control_fit import ControlFitConfig
 from aither_wm.eval.episodes import Scenario, run_scenario
 from aither_wm.eval.health import HealthHead, HealthObjective
 from aither_wm.eval.health_fit import HealthFitConfig
@@ -32,12 +35,21 @@ TINY_BENCH = replace(
     worldmodel_steps=3,
     ablation_steps=3,
     ablation_setups=("sigreg",),
+    control=ControlRecipe(
+        model=ControlModelConfig(world=TINY, value_horizon=3),
+        fit=ControlFitConfig(steps=3, batch_windows=2, batch_sets=2, rollout_steps=2),
+        train_episodes=4,
+        branch_episodes=3,
+        episode_steps=8,
+        branch_every=3,
+        workers=1,
+    ),
 )
 
 
 def test_bench_tiny_end_to_end(tmp_path):
     r = run_autoheal_bench("graphs/online-boutique.json", settings=TINY_BENCH, out_dir=tmp_path)
-    names = {"noop", "random", "reactive", "cem", "mcts", "oracle"}
+    names = {"noop", "random", "reactive", "cem", "mcts", "cem_control", "mcts_control", "oracle"}
     assert set(r["policies"]) == names
     for m in r["policies"].values():
         for key in ("availability", "slo_violation_minutes", "time_to_mitigate_s", "actions",
@@ -45,7 +57,7 @@ def test_bench_tiny_end_to_end(tmp_path):
             assert key in m
         assert m["slo_violation_minutes"]["n"] == 2  # one value per seed
     assert "none" in r["by_fault"] and "cache_down" in r["by_fault"] and len(r["by_fault"]) == 11
-    assert set(r["verdict"]) == {"cem", "mcts"}
+    assert set(r["verdict"]) == {"cem", "mcts", "cem_control", "mcts_control"}
     assert set(r["generalisation"]["unseen_intensity"]["policies"]) >= {"reactive", "cem", "oracle"}
     assert r["world_model"]["bench_model"]["probe"]["encoded"]["overall"]["n"] > 0
     assert r["ablation"]["rows"][0]["setup"] == "sigreg"
