@@ -29,7 +29,7 @@ from typing import Any
 
 from aither_wm.apps.presets import LIVE_MODEL
 from aither_wm.control.audit import AuditLog
-from aither_wm.control.controller import AutohealController, ControllerConfig
+from aither_wm.control.controller import AutohealController, ControllerConfig, PickPolicy
 from aither_wm.control.guard import GuardConfig
 from aither_wm.control.planners import LocalDispatcher, PlannerService
 from aither_wm.control.policies import ReactiveConfig, ReactivePolicy
@@ -49,6 +49,9 @@ from aither_wm.wait import wait_until
 __all__ = ["HealConfig", "LiveHeal", "live_components", "run_heal", "train_sim_model"]
 
 Log = Callable[[str], None]
+
+#: The controller's pick when one world-model planner decides (the rules stay its fallback).
+_PREFER: dict[str, PickPolicy] = {"cem": "prefer_cem", "mcts": "prefer_mcts"}
 
 
 def live_components(registry: Registry | None = None) -> Registry:
@@ -93,11 +96,13 @@ class _Recorder:
     """The state source, remembering the last state it gave (for the report)."""
 
     def __init__(self, source: Any) -> None:
-        self.source, self.last = source, None
+        self.source = source
+        self.last: MeshState | None = None
 
     def observe(self) -> MeshState:
-        self.last = self.source.observe()
-        return self.last
+        state: MeshState = self.source.observe()
+        self.last = state
+        return state
 
 
 def _stderr(msg: str) -> None:
@@ -225,7 +230,7 @@ class LiveHeal:
             guard=guard,
             max_replicas=cfg.mesh.max_workers,
             deadline_ms=800.0,
-            pick=f"prefer_{policy}" if has_planner else "lowest_cost",
+            pick=_PREFER[policy] if has_planner else "lowest_cost",
             preference=(policy,) if has_planner else ("cem", "mcts"),
             min_weights_version=1 if has_planner else 0,
         )
