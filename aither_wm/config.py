@@ -66,27 +66,17 @@ class PredictorConfig(FrozenConfig):
     """The action-conditioned latent predictor (residual MLP blocks with AdaLN on the action)."""
 
     hidden_dim: int = Field(default=64, ge=8)
-    """Width of the residual stream. 64 x 1 block (sizes compared with the GELU activation): on
-    held-out simulated episodes (``aither-wm bench worldmodel``, socialnetwork) the error ratio
-    to "nothing changes" after 400 training
-    steps was 0.970 / 0.915 / 0.945 (seeds 0 / 1 / 2) at 64 x 1 against 0.957 / 0.924 / 0.952
-    at 128 x 1 (equal on average; 256 x 2, 256 x 1 and 128 x 2 were no better on seeds 0 and 1),
-    and after 1,200 steps 0.879 / 0.737 against 0.922 / 0.804 (seeds 0 / 1): the narrower
-    predictor fits no worse. Planners step ~1,000 rows per decision on one CPU thread, where
-    64 x 1 costs about half of 128 x 1 per row (docs/planning.md, "Third pass"). Short budgets
-    favour the wider one for anomaly detection: after 400 steps 64 x 1 raised 19 false alarms
-    against 9 at 128 x 1 (three seeds), after 1,200 steps 8 and 8."""
+    """Width of the residual stream. 64 wide, one block: on held-out simulated episodes it fits no
+    worse than wider or deeper predictors, and it costs about half as much per rolled-out row,
+    which is what a planning decision spends its time on (measurements: docs/planning.md, "Third
+    pass")."""
     num_blocks: int = Field(default=1, ge=1, le=16)
     """Residual blocks, each conditioned on the action through AdaLN."""
     activation: Literal["gelu", "silu"] = "silu"
-    """The MLP's activation: SiLU, or the exact (erf) GELU. Inside a planning decision the exact
-    GELU was the costliest small operation (50-90 us per call against 17 us for SiLU on this
-    project's CPU), and SiLU fits no worse: held-out error ratio on ``bench worldmodel`` (64 x 1)
-    0.962 / 0.898 / 0.952 against GELU's 0.970 / 0.915 / 0.945 after 400 steps (seeds 0 / 1 / 2),
-    0.848 / 0.780 against 0.879 / 0.737 after 1,200 (seeds 0 / 1); anomaly false alarms over
-    three seeds 11 against 19 after 400 steps, 13 against 8 after 1,200 (within seed noise);
-    CEM decisions 11% faster (docs/planning.md, "Third pass").
-    Checkpoints carry it, and ones saved before it existed load as GELU (the field's absence)."""
+    """The MLP's activation: SiLU, or the exact (erf) GELU. SiLU by default: it fits no worse and
+    is much cheaper inside a planning decision, where the exact GELU was the costliest small
+    operation (measurements: docs/planning.md, "Third pass"). Checkpoints carry it, and ones saved
+    before it existed load as GELU (the field's absence)."""
     action_dim: int = Field(default=128, ge=4)
     """Size of the action embedding (type embedding + projected target-service embedding)."""
 

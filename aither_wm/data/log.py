@@ -25,7 +25,7 @@ from types import TracebackType
 
 from pydantic import ValidationError
 
-from aither_wm.errors import LogError
+from aither_wm.errors import LogError, validation_message
 from aither_wm.graph.state import SCHEMA_VERSION, Transition
 
 __all__ = [
@@ -146,9 +146,9 @@ def parse_line(raw: bytes) -> Transition | None:
     try:
         return Transition.model_validate(obj)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
-        raise ValueError(f"invalid transition at {loc}: {err['msg']}") from None
+        raise ValueError(
+            f"invalid transition at {validation_message(e, show_input=False)}"
+        ) from None
 
 
 def _raise(line: int, reason: str, raw: bytes) -> None:

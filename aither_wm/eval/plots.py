@@ -1,5 +1,8 @@
 """Report plots (matplotlib, Agg backend; PNG files): SLO minutes per policy and fault type with
-95 % intervals, lead-time distributions, decision latency, and rollout calibration."""
+95 % intervals, lead-time distributions, decision latency, and rollout calibration.
+
+:func:`plot_grouped_bars`, :func:`plot_cdf` and :func:`plot_curve` are the shared building blocks
+(the bench report and the demo report draw with them); :func:`plot_report` is the bench's set."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_report"]
+__all__ = ["plot_cdf", "plot_curve", "plot_grouped_bars", "plot_report"]
 
 
 def _plt() -> Any:
@@ -27,32 +30,107 @@ def _err(block: Mapping[str, Any] | None) -> tuple[float, float, float]:
     return m, (m - lo) if lo is not None else 0.0, (hi - m) if hi is not None else 0.0
 
 
-def _slo_by_fault(out: Path, summary: Mapping[str, Any], name: str, title: str) -> str:
+def plot_grouped_bars(
+    path: Path,
+    groups: Sequence[str],
+    series: Mapping[str, Sequence[float]],
+    *,
+    ylabel: str,
+    title: str,
+    errors: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    figsize: tuple[float, float] = (8, 4),
+    rotation: float = 15,
+    tick_ha: str = "center",
+    legend: Mapping[str, Any] | None = None,
+) -> str:
+    """One bar per series in each group (e.g. per policy for each fault); ``errors`` gives a
+    series' (below, above) error bars. Writes ``path``; returns its file name."""
     plt = _plt()
+    fig, ax = plt.subplots(figsize=figsize)
+    width = 0.8 / max(1, len(series))
+    for j, (label, values) in enumerate(series.items()):
+        xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(groups))]
+        err = (errors or {}).get(label)
+        if err is None:
+            ax.bar(xs, list(values), width, label=label)
+        else:
+            ax.bar(
+                xs, list(values), width, yerr=[list(err[0]), list(err[1])], capsize=2, label=label
+            )
+    ax.set_xticks(range(len(groups)), list(groups), rotation=rotation, ha=tick_ha)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(**dict(legend or {}))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path.name
+
+
+def plot_cdf(
+    path: Path,
+    values: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str,
+    title: str,
+    log_x: bool = False,
+) -> str:
+    """The empirical CDF of each named sample (an empty one is left out). Writes ``path``;
+    returns its file name."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, v in values.items():
+        if v:
+            s = sorted(v)
+            ax.plot(s, [(i + 1) / len(s) for i in range(len(s))], label=name)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("fraction of decisions")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path.name
+
+
+def plot_curve(path: Path, values: Sequence[float], *, xlabel: str, ylabel: str, title: str) -> str:
+    """``values`` against 1, 2, ... on a log y axis (a loss curve). Writes ``path``; returns its
+    file name."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(range(1, len(values) + 1), list(values))
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path.name
+
+
+def _slo_by_fault(out: Path, summary: Mapping[str, Any], name: str, title: str) -> str:
     by = summary["by_fault"]
     faults = list(by)
     policies = list(summary["policies"])
-    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(faults) + 2), 4.5))
-    width = 0.8 / max(1, len(policies))
-    for j, p in enumerate(policies):
-        xs = [i + (j - (len(policies) - 1) / 2) * width for i in range(len(faults))]
-        vals = [_err((by[f].get(p) or {}).get("slo_violation_minutes")) for f in faults]
-        ax.bar(
-            xs,
-            [v[0] for v in vals],
-            width,
-            yerr=[[v[1] for v in vals], [v[2] for v in vals]],
-            capsize=2,
-            label=p,
-        )
-    ax.set_xticks(range(len(faults)), faults, rotation=30, ha="right")
-    ax.set_ylabel("SLO-violation minutes per episode")
-    ax.set_title(title)
-    ax.legend(ncol=3, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / name, dpi=110)
-    plt.close(fig)
-    return name
+    blocks = {
+        p: [_err((by[f].get(p) or {}).get("slo_violation_minutes")) for f in faults]
+        for p in policies
+    }
+    return plot_grouped_bars(
+        out / name,
+        faults,
+        {p: [v[0] for v in vals] for p, vals in blocks.items()},
+        errors={p: ([v[1] for v in vals], [v[2] for v in vals]) for p, vals in blocks.items()},
+        ylabel="SLO-violation minutes per episode",
+        title=title,
+        figsize=(max(8, 1.1 * len(faults) + 2), 4.5),
+        rotation=30,
+        tick_ha="right",
+        legend={"ncol": 3, "fontsize": 8},
+    )
 
 
 def _overall(out: Path, summary: Mapping[str, Any]) -> str:
@@ -102,21 +180,13 @@ def _lead_times(out: Path, lead: Mapping[str, Sequence[float]]) -> str:
 
 
 def _latency(out: Path, records_ms: Mapping[str, Sequence[float]]) -> str:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, values in records_ms.items():
-        if values:
-            s = sorted(values)
-            ax.plot(s, [(i + 1) / len(s) for i in range(len(s))], label=name)
-    ax.set_xscale("log")
-    ax.set_xlabel("decision wall time, ms (controller + planner, in-process)")
-    ax.set_ylabel("fraction of decisions")
-    ax.set_title("decision latency (CDF)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "decision_latency.png", dpi=110)
-    plt.close(fig)
-    return "decision_latency.png"
+    return plot_cdf(
+        out / "decision_latency.png",
+        records_ms,
+        xlabel="decision wall time, ms (controller + planner, in-process)",
+        title="decision latency (CDF)",
+        log_x=True,
+    )
 
 
 def _calibration(out: Path, brier: Mapping[str, Sequence[float]]) -> str:

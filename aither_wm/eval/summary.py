@@ -10,29 +10,35 @@ policy's SLO-violation minutes minus the reactive baseline's.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from aither_wm.eval.metrics import METRICS, EpisodeRecord, score_record
 from aither_wm.eval.stats import Interval, mean_ci, paired_diff_ci
 
-__all__ = ["FAULT_FREE", "percentile", "summarize"]
+__all__ = ["FAULT_FREE", "markdown_table", "percentile", "summarize"]
 
 #: The by_fault key of fault-free episodes.
 FAULT_FREE = "none"
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile (q in [0, 1]); None for no values."""
-    if not values:
+    """The project's one percentile: ``numpy.quantile`` with linear interpolation between the two
+    nearest ranks (q in [0, 1]), so a p95 means the same in every report; None for no values."""
+    if len(values) == 0:
         return None
-    s = sorted(values)
-    k = (len(s) - 1) * q
-    lo, hi = math.floor(k), math.ceil(k)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+    return float(np.quantile(np.asarray(values, dtype=float), q, method="linear"))
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    """A markdown table as lines: ``| a | b |``, ``|---|---|``, then one line per row."""
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
 
 
 def _per_replicate(rows: Iterable[tuple[int, dict[str, Any]]], metric: str) -> dict[int, float]:

@@ -25,19 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aither_wm.graph.schema import ServiceGraph
+from aither_wm.live.config import FAULTS
 from aither_wm.live.errors import LiveError
 from aither_wm.live.mesh import LiveMesh
 
 __all__ = ["FAULTS", "InjectedFault", "default_target", "inject", "symptom_query"]
-
-FAULTS: tuple[str, ...] = (
-    "redis_kill",
-    "process_kill",
-    "cpu_hog",
-    "memory_leak",
-    "bad_deploy",
-    "dependency_latency",
-)
 
 
 @dataclass(frozen=True)

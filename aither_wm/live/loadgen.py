@@ -38,9 +38,11 @@ def main(argv: list[str] | None = None) -> None:
     for outcome in ("ok", "error"):
         requests.labels(outcome=outcome)
     latency = Histogram(
-        "aither_client_latency_seconds", "client-side latency", registry=registry,
+        "aither_client_latency_seconds",
+        "client-side latency",
+        registry=registry,
         buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
-    )  # fmt: skip
+    )
     period_s = args.threads / max(args.rps, 1e-3)
 
     def run(offset: float) -> None:

@@ -21,91 +21,22 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
-from aither_wm.config import FrozenConfig
 from aither_wm.graph.schema import ServiceGraph
-from aither_wm.live.errors import LiveError, MissingBinaryError
+from aither_wm.live.config import LiveMeshConfig
+from aither_wm.live.errors import LiveError
+from aither_wm.live.files import write_mesh_file, write_prometheus_config, write_targets
+from aither_wm.live.procs import free_port, http_get, is_alive, kill_group, require_binaries
 from aither_wm.live.service import redis_command
+from aither_wm.wait import wait_until
 
 __all__ = ["LiveMesh", "LiveMeshConfig", "down", "free_port", "require_binaries"]
-
-APT_HINT = "install it with: apt-get install -y redis-server prometheus"
-
-
-class LiveMeshConfig(FrozenConfig):
-    """Settings of the live mesh."""
-
-    workers: int = Field(default=1, ge=1, le=16)
-    """Worker processes per service at start."""
-    max_workers: int = Field(default=3, ge=1, le=16)
-    """Scale-out stops here (the action space's replica bound should match)."""
-    scrape_interval_s: float = Field(default=1.0, gt=0.0, le=15.0)
-    """Prometheus scrape (and rule evaluation) interval."""
-    rps: float = Field(default=6.0, gt=0.0, le=500.0)
-    """Load generator: requests per second on the entry points."""
-    call_timeout_s: float = Field(default=1.0, gt=0.0)
-    """Timeout of each dependency call."""
-    cpu_limit_cores: float = Field(default=0.25, gt=0.0)
-    """CPU budget of one worker (cpu_util is CPU time / this)."""
-    memory_limit_mb: float = Field(default=160.0, gt=16.0)
-    """Memory budget of one worker; passing it kills the worker (the OOM killer)."""
-    start_timeout_s: float = Field(default=40.0, gt=0.0)
-    """Longest wait for every process to answer after start."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def require_binaries() -> dict[str, str]:
-    """Paths of ``redis-server`` and ``prometheus``; MissingBinaryError naming what is missing."""
-    found = {b: shutil.which(b) for b in ("redis-server", "prometheus")}
-    missing = [b for b, p in found.items() if p is None]
-    if missing:
-        raise MissingBinaryError(f"{', '.join(missing)} not found on PATH; {APT_HINT}")
-    return {b: str(p) for b, p in found.items()}
-
-
-def _alive(pid: int) -> bool:
-    """True when ``pid`` runs (a zombie counts as dead)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _kill_group(pid: int, grace_s: float = 3.0) -> None:
-    """TERM the process group ``pid`` leads, then KILL it after ``grace_s``; reap if ours."""
-    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 2.0)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, sig)
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError, OSError):
-                os.waitpid(pid, os.WNOHANG)
-            if not _alive(pid):
-                return
-            time.sleep(0.05)
-
-
-def _get(url: str, timeout_s: float = 1.0) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout_s) as r:
-        return bytes(r.read())
 
 
 class LiveMesh:
@@ -156,9 +87,11 @@ class LiveMesh:
                 "kind": self.graph.kind(name),
                 "port": 0 if is_cache else free_port(),
                 "redis_port": free_port() if is_cache else 0,
-                "version": 1, "previous_version": 0, "error_fraction": 0.0,
+                "version": 1,
+                "previous_version": 0,
+                "error_fraction": 0.0,
                 "admin_ports": [free_port() for _ in range(1 if is_cache else cfg.workers)],
-            }  # fmt: skip
+            }
         self.prometheus_port, self.loadgen_port = free_port(), free_port()
         self._write_mesh_file()
         try:
@@ -169,17 +102,32 @@ class LiveMesh:
                     self._start_worker(name, slot)
             self._write_targets()
             self._write_prometheus_config()
-            self._spawn("prometheus", [
-                bins["prometheus"], f"--config.file={self.run_dir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={self.run_dir / 'prometheus-data'}",
-                f"--web.listen-address=127.0.0.1:{self.prometheus_port}",
-                "--storage.tsdb.retention.time=2h", "--query.lookback-delta=30s",
-            ])  # fmt: skip
+            self._spawn(
+                "prometheus",
+                [
+                    bins["prometheus"],
+                    f"--config.file={self.run_dir / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={self.run_dir / 'prometheus-data'}",
+                    f"--web.listen-address=127.0.0.1:{self.prometheus_port}",
+                    "--storage.tsdb.retention.time=2h",
+                    "--query.lookback-delta=30s",
+                ],
+            )
             self._wait_ready()
-            self._spawn("loadgen", [
-                sys.executable, "-m", "aither_wm.live.loadgen", "--mesh", str(self.mesh_path),
-                "--admin-port", str(self.loadgen_port), "--rps", str(cfg.rps),
-            ])  # fmt: skip
+            self._spawn(
+                "loadgen",
+                [
+                    sys.executable,
+                    "-m",
+                    "aither_wm.live.loadgen",
+                    "--mesh",
+                    str(self.mesh_path),
+                    "--admin-port",
+                    str(self.loadgen_port),
+                    "--rps",
+                    str(cfg.rps),
+                ],
+            )
         except BaseException:
             self.down()
             raise
@@ -188,7 +136,7 @@ class LiveMesh:
     def down(self) -> None:
         """Stop every process (each group TERM, then KILL) and mark the state file stopped."""
         for key in sorted(self.procs, key=lambda k: k != "loadgen"):  # traffic stops first
-            _kill_group(self.procs[key])
+            kill_group(self.procs[key])
         for pid, p in list(self._popen.items()):
             with contextlib.suppress(Exception):
                 p.wait(timeout=1.0)
@@ -212,7 +160,7 @@ class LiveMesh:
 
     def stray_pids(self) -> list[int]:
         """Pids this supervisor ever started that still run (empty after :meth:`down`)."""
-        return [p for p in self.pids_ever if _alive(p)]
+        return [p for p in self.pids_ever if is_alive(p)]
 
     # actions (what the live executor calls) --------------------------------------------------
     def restart(self, service: str) -> None:
@@ -291,9 +239,14 @@ class LiveMesh:
         log = open(self.run_dir / "logs" / f"{key.replace(':', '_')}.log", "ab")  # noqa: SIM115
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         p = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=self.run_dir, env=env,
-        )  # fmt: skip
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=self.run_dir,
+            env=env,
+        )
         log.close()
         self._popen[p.pid] = p
         self.procs[key] = p.pid
@@ -304,7 +257,7 @@ class LiveMesh:
     def _stop(self, key: str) -> None:
         pid = self.procs.pop(key, None)
         if pid is not None:
-            _kill_group(pid, grace_s=1.0)
+            kill_group(pid, grace_s=1.0)
             p = self._popen.pop(pid, None)
             if p is not None:
                 with contextlib.suppress(Exception):
@@ -313,13 +266,26 @@ class LiveMesh:
     def _start_worker(self, service: str, slot: int) -> None:
         spec, cfg = self.services[service], self.config
         cmd = [
-            sys.executable, "-m", "aither_wm.live.service", "--mesh", str(self.mesh_path),
-            "--service", service, "--admin-port", str(spec["admin_ports"][slot]),
-            "--version", str(spec["version"]), "--previous-version", str(spec["previous_version"]),
-            "--error-fraction", str(spec["error_fraction"]),
-            "--cpu-limit-cores", str(cfg.cpu_limit_cores),
-            "--memory-limit-mb", str(cfg.memory_limit_mb),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "aither_wm.live.service",
+            "--mesh",
+            str(self.mesh_path),
+            "--service",
+            service,
+            "--admin-port",
+            str(spec["admin_ports"][slot]),
+            "--version",
+            str(spec["version"]),
+            "--previous-version",
+            str(spec["previous_version"]),
+            "--error-fraction",
+            str(spec["error_fraction"]),
+            "--cpu-limit-cores",
+            str(cfg.cpu_limit_cores),
+            "--memory-limit-mb",
+            str(cfg.memory_limit_mb),
+        ]
         if spec["redis_port"]:
             cmd += ["--redis-port", str(spec["redis_port"])]
             key = f"exporter:{service}"
@@ -329,21 +295,36 @@ class LiveMesh:
 
     def _start_redis(self, service: str, binary: str) -> None:
         port = self.services[service]["redis_port"]
-        self._spawn(f"redis:{service}", [
-            binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--protected-mode", "no", "--maxmemory", "64mb",
-        ])  # fmt: skip
-        deadline = time.monotonic() + self.config.start_timeout_s
-        while True:
+        self._spawn(
+            f"redis:{service}",
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "no",
+                "--maxmemory",
+                "64mb",
+            ],
+        )
+        last: list[OSError] = []
+
+        def answers() -> bool:
             try:
                 redis_command(port, "PING")
-                return
+                return True
             except OSError as e:
-                if time.monotonic() > deadline:
-                    raise LiveError(
-                        f"redis for {service!r} on port {port} did not start: {e}"
-                    ) from None
-                time.sleep(0.05)
+                last[:] = [e]
+                return False
+
+        if not wait_until(answers, timeout_s=self.config.start_timeout_s, interval_s=0.05):
+            raise LiveError(f"redis for {service!r} on port {port} did not start: {last[-1]}")
 
     def _wait_ready(self) -> None:
         urls = [f"{self.prometheus_url}/-/ready"] + [
@@ -351,60 +332,33 @@ class LiveMesh:
         ]
         deadline = time.monotonic() + self.config.start_timeout_s
         for url in urls:
-            while True:
+            last: list[OSError] = []
+
+            def answers(url: str = url, last: list[OSError] = last) -> bool:
                 try:
-                    _get(url)
-                    break
+                    http_get(url)
+                    return True
                 except OSError as e:
-                    dead = [k for k, pid in self.procs.items() if not _alive(pid)]
-                    if dead or time.monotonic() > deadline:
-                        why = f"exited: {dead} (logs in {self.run_dir / 'logs'})" if dead else e
-                        raise LiveError(f"live mesh did not come up: {url}: {why}") from None
-                    time.sleep(0.1)
+                    dead = [k for k, pid in self.procs.items() if not is_alive(pid)]
+                    if dead:
+                        raise LiveError(
+                            f"live mesh did not come up: {url}: exited: {dead} "
+                            f"(logs in {self.run_dir / 'logs'})"
+                        ) from None
+                    last[:] = [e]
+                    return False
+
+            if not wait_until(answers, timeout_s=deadline - time.monotonic(), interval_s=0.1):
+                raise LiveError(f"live mesh did not come up: {url}: {last[-1]}")
 
     def _write_mesh_file(self) -> None:
-        edges: dict[str, list[dict[str, Any]]] = {}
-        for u, v, d in self.graph.digraph.edges(data=True):
-            edges.setdefault(u, []).append({"to": v, "hard": d.get("dependency", "hard") != "soft"})
-        mesh = {
-            "graph": self.graph.name,
-            "entrypoints": list(self.graph.entrypoints),
-            "call_timeout_s": self.config.call_timeout_s,
-            "services": {n: {"kind": s["kind"], "port": s["port"], "redis_port": s["redis_port"]}
-                         for n, s in self.services.items()},
-            "edges": edges,
-        }  # fmt: skip
-        self.mesh_path.write_text(json.dumps(mesh, indent=1), encoding="utf-8")
+        write_mesh_file(self.mesh_path, self.graph, self.services, self.config.call_timeout_s)
 
     def _write_targets(self) -> None:
-        groups = [
-            {"targets": [f"127.0.0.1:{p}"], "labels": {"service": name, "worker": str(i)}}
-            for name, spec in self.services.items()
-            for i, p in enumerate(spec["admin_ports"])
-        ]
-        tmp = self.run_dir / "targets.json.tmp"
-        tmp.write_text(json.dumps(groups), encoding="utf-8")
-        tmp.replace(self.run_dir / "targets.json")  # atomic: Prometheus never reads half a file
+        write_targets(self.run_dir, self.services)
 
     def _write_prometheus_config(self) -> None:
-        ms = round(self.config.scrape_interval_s * 1000)
-        (self.run_dir / "prometheus.yml").write_text(
-            f"""global:
-  scrape_interval: {ms}ms
-  scrape_timeout: {round(0.9 * ms)}ms
-  evaluation_interval: {ms}ms
-scrape_configs:
-  - job_name: aither-live
-    file_sd_configs:
-      - files: ["{self.run_dir / "targets.json"}"]
-        refresh_interval: 1s
-  - job_name: aither-client
-    static_configs:
-      - targets: ["127.0.0.1:{self.loadgen_port}"]
-        labels: {{service: "__client__"}}
-""",
-            encoding="utf-8",
-        )
+        write_prometheus_config(self.run_dir, self.config.scrape_interval_s, self.loadgen_port)
 
     def _save_state(self, *, stopped: bool = False) -> None:
         state = {
@@ -428,11 +382,11 @@ def down(run_dir: str | Path) -> dict[str, Any]:
     except (OSError, ValueError) as e:
         raise LiveError(f"{path}: no live mesh state to stop ({e})") from None
     for pid in state.get("processes", {}).values():
-        _kill_group(int(pid))
-    stray = [p for p in state.get("pids_ever", []) if _alive(int(p))]
+        kill_group(int(pid))
+    stray = [p for p in state.get("pids_ever", []) if is_alive(int(p))]
     for pid in stray:  # anything replaced but still running (should be none)
-        _kill_group(int(pid))
+        kill_group(int(pid))
     state.update(stopped=True, processes={})
     path.write_text(json.dumps(state, indent=1), encoding="utf-8")
-    left = [p for p in state.get("pids_ever", []) if _alive(int(p))]
+    left = [p for p in state.get("pids_ever", []) if is_alive(int(p))]
     return {"run_dir": str(run_dir), "stopped": len(state.get("pids_ever", [])), "stray": left}

@@ -128,9 +128,11 @@ class Worker:
             "aither_requests", "requests served", ["outcome"], registry=self.registry
         )
         self.latency = Histogram(
-            "aither_request_latency_seconds", "request latency", buckets=_BUCKETS,
+            "aither_request_latency_seconds",
+            "request latency",
+            buckets=_BUCKETS,
             registry=self.registry,
-        )  # fmt: skip
+        )
         for outcome in ("ok", "error"):
             self.requests.labels(outcome=outcome)
         self.registry.register(self)  # the collect() below
@@ -157,9 +159,13 @@ class Worker:
             ("aither_memory_bytes", "resident memory", mem),
             ("aither_memory_limit_bytes", "memory budget", a.memory_limit_mb * 2**20),
             ("aither_version", "deployed release", a.version),
-            ("aither_previous_version", "release a rollback returns to (0: none)", a.previous_version),
+            (
+                "aither_previous_version",
+                "release a rollback returns to (0: none)",
+                a.previous_version,
+            ),
             ("aither_ready", "1 when able to serve", ready),
-        ):  # fmt: skip
+        ):
             yield GaugeMetricFamily(name, doc, value=float(value))
         yield CounterMetricFamily("aither_cpu_seconds", "CPU time", value=cpu)
 

@@ -1,9 +1,11 @@
-"""The Ray runtime: the only package that imports ray.
+"""The Ray runtime: actors, the host, the control loop, the plugin object, the lambda trials.
 
 ``host`` starts or connects to Ray; ``actors`` wraps the plain classes (trainer, planners, encoder,
-controller) in actors; ``plugin`` is the host-facing lifecycle object; ``demo`` is ``aither-wm
-demo``; ``service`` is ``aither-wm run``. ``services`` and ``loop`` hold the plain classes the
-actors wrap (no Ray in them).
+controller) in actors, with ``dispatch`` (the driver's side of the calls) and ``weights`` (how
+weights reach planners); ``plugin`` is the host-facing lifecycle object and the ``aither-wm run``
+config; ``tune`` runs lambda trials as tasks; ``manifest`` describes it all for a host.
+``services`` and ``loop`` hold the plain classes the actors wrap (no Ray in them). What a user
+runs on top of it (the demo, the service) is in :mod:`aither_wm.apps`.
 """
 
 from aither_wm.runtime.actors import (

@@ -177,6 +177,11 @@ class ControlLoop:
             self._on_transitions(batch)
         return len(batch)
 
+    def close(self) -> None:
+        """Close the transitions log (idempotent); the loop takes no more ticks."""
+        if self._writer is not None:
+            self._writer.close()
+
     def health(self) -> dict[str, Any]:
         return {
             "ticks": self.ticks,

@@ -44,7 +44,7 @@ def _plugin_entry(name: str, target: str) -> dict[str, Any]:
 def build_manifest() -> dict[str, Any]:
     """The manifest as a plain dict (needs the first-party plugin packages importable)."""
     from aither_wm.runtime.host import RuntimeConfig
-    from aither_wm.runtime.service import ServiceConfig
+    from aither_wm.runtime.plugin import ServiceConfig
 
     rt = RuntimeConfig()
     return {

@@ -10,20 +10,27 @@ A host (the ``aither-wm`` CLI itself is one: ``run`` and ``demo`` use this class
 
 Actors are named in the plugin's namespace and created with ``get_if_exists``, so a second host
 process (or a second ``start``) attaches to the running ones instead of starting duplicates.
+
+:class:`ServiceConfig` is the plugin's settings plus the control loop's: the ``aither-wm run``
+configuration file (:func:`load_service_config`), which the service (:mod:`aither_wm.apps.service`)
+runs and the manifest describes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import ray
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from aither_wm.config import FrozenConfig, TrainConfig, WorldModelConfig
+from aither_wm.control.controller import ControllerConfig
 from aither_wm.control.planners import graph_to_dict
+from aither_wm.errors import ConfigError, validation_message
 from aither_wm.graph.schema import ServiceGraph, load_graph
 from aither_wm.runtime.actors import (
     ActorDispatcher,
@@ -34,9 +41,10 @@ from aither_wm.runtime.actors import (
     start_trainer,
 )
 from aither_wm.runtime.host import RayHost, RuntimeConfig
+from aither_wm.runtime.loop import ComponentRef
 from aither_wm.runtime.services import TrainerSettings
 
-__all__ = ["AitherPlugin", "PlannerSpec", "PluginConfig"]
+__all__ = ["AitherPlugin", "PlannerSpec", "PluginConfig", "ServiceConfig", "load_service_config"]
 
 
 class PlannerSpec(FrozenConfig):
@@ -73,6 +81,69 @@ class PluginConfig(FrozenConfig):
     """How often planners check the trainer for new weights."""
     use_encoder: bool = False
     """Also start the encoder actor (state -> latents for a host's own use)."""
+
+
+class ServiceConfig(FrozenConfig):
+    """The ``aither-wm run`` configuration file."""
+
+    plugin: PluginConfig = PluginConfig()
+    """Graph, Ray, model, training and planner actors."""
+    state_source: ComponentRef = ComponentRef(name="sim")
+    """Where states come from (a registered ``state_source``; ``sim`` is the aither-sim plugin)."""
+    executor: ComponentRef | None = None
+    """How actions are carried out (a registered ``executor``); None: the source's own."""
+    controller: ControllerConfig = ControllerConfig()
+    """Controller and guard settings (``guard.dry_run`` is overridden by ``dry_run``)."""
+    dry_run: bool = True
+    """Decide and audit, execute nothing. Set false to let the controller act."""
+    act_on_untrained: bool = False
+    """Use plans of an untrained model (version 0). Off: the rule-based fallback decides until the
+    first training run has published weights."""
+    interval_s: float = Field(default=15.0, ge=0.0)
+    """Seconds between two decisions (the metrics scrape interval)."""
+    retrain_every_s: float = Field(default=1800.0, gt=0.0)
+    """Seconds between two training runs."""
+    train_steps: int | None = Field(default=None, ge=1)
+    """Steps of each training run (None: ``plugin.train.steps``)."""
+    min_transitions: int = Field(default=200, ge=1)
+    """Transitions the trainer needs before its first run."""
+    audit_log: str = "runs/audit.jsonl"
+    """Audit log (JSONL, appended)."""
+    transitions_log: str | None = "runs/transitions.jsonl"
+    """Transitions log written by the control loop (JSONL, appended)."""
+    ingest_batch: int = Field(default=32, ge=1)
+    """Transitions per batch streamed to the trainer."""
+    max_ticks: int | None = Field(default=None, ge=1)
+    """Stop after this many decisions (None: run until interrupted)."""
+    plugin_allow: tuple[str, ...] | None = None
+    """Only these entry-point plugins may be loaded (None: every installed one)."""
+
+
+def load_service_config(path: str | Path) -> ServiceConfig:
+    """Read and validate a JSON or TOML (``.toml``) service config.
+
+    Raises:
+        ConfigError: unreadable file, bad syntax, or an invalid/unknown key (named).
+    """
+    p = Path(path)
+    is_toml = p.suffix.lower() == ".toml"
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read config ({e})") from None
+    try:
+        if is_toml:
+            import tomllib
+
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except Exception as e:
+        raise ConfigError(f"{p}: not valid {'TOML' if is_toml else 'JSON'} ({e})") from None
+    try:
+        return ServiceConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{p}: {validation_message(e, show_input=False)}") from None
 
 
 class AitherPlugin:

@@ -26,7 +26,6 @@ import torch
 from pydantic import Field
 
 from aither_wm.config import FrozenConfig, TrainConfig, WorldModelConfig
-from aither_wm.control.planners import graph_to_dict
 from aither_wm.errors import StateError
 from aither_wm.graph.schema import ServiceGraph, graph_from_dict
 from aither_wm.graph.state import MeshState, Transition
@@ -209,8 +208,14 @@ class TrainerService:
                     "total": cfg.steps,
                     "loss": report.final.get("total"),
                 }
-                rejected = {"version": self.version, "published": False, "gate": gate, "steps": report.steps,
-                            "transitions": len(data), "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
+                rejected = {
+                    "version": self.version,
+                    "published": False,
+                    "gate": gate,
+                    "steps": report.steps,
+                    "transitions": len(data),
+                    "seconds": round(time.perf_counter() - started, 3),
+                }
                 self.runs.append(rejected)
                 return rejected
             self.model = candidate
@@ -315,9 +320,6 @@ class TrainerService:
             "progress": self.progress(),
             "graphs": sorted(self.graphs),
         }
-
-    def graph_dicts(self) -> list[dict[str, Any]]:
-        return [graph_to_dict(g) for g in self.graphs.values()]
 
 
 class EncoderService:

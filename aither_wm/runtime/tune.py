@@ -40,15 +40,29 @@ def run_trial(
     rep = fit(model, train, cfg, holdout=held)
     ev = rep.holdout_eval
     assert ev is not None
-    verdict = judge(
-        effective_rank=ev.effective_rank, train_sigreg=rep.final["reg"], batch_size=cfg.batch_size,
-        ratio=ev.ratio, latent_dim=model_config.projector.latent_dim,
-    ) if not rep.diverged else "collapsed"  # fmt: skip
+    verdict = (
+        judge(
+            effective_rank=ev.effective_rank,
+            train_sigreg=rep.final["reg"],
+            batch_size=cfg.batch_size,
+            ratio=ev.ratio,
+            latent_dim=model_config.projector.latent_dim,
+        )
+        if not rep.diverged
+        else "collapsed"
+    )
     return TrialOutcome(
-        lam=float(lam), verdict=verdict, score=ev.ratio,
-        metrics={"ratio": ev.ratio, "effective_rank": ev.effective_rank, "train_sigreg": rep.final["reg"],
-                 "latent_var": ev.latent_var, "seconds": rep.seconds},
-    )  # fmt: skip
+        lam=float(lam),
+        verdict=verdict,
+        score=ev.ratio,
+        metrics={
+            "ratio": ev.ratio,
+            "effective_rank": ev.effective_rank,
+            "train_sigreg": rep.final["reg"],
+            "latent_var": ev.latent_var,
+            "seconds": rep.seconds,
+        },
+    )
 
 
 _remote_trial = ray.remote(num_cpus=1, max_retries=0)(run_trial)

@@ -1,14 +1,5 @@
 """Live-mesh tests need redis-server and prometheus (CI installs them: see .ci/run).
 
-They fail, not skip, when either is missing. Until the ``aither-live`` entry point is installed the
-plugin is imported from ``plugins/`` (``aither_wm.live.heal.live_components`` registers it).
+They fail, not skip, when either is missing. The ``live`` state source and executor come from the
+``aither-live`` plugin through its entry point (installed by ``make install``), as in production.
 """
-
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-_PLUGINS = str(Path(__file__).resolve().parents[2] / "plugins")
-if _PLUGINS not in sys.path:
-    sys.path.append(_PLUGINS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -12,6 +13,7 @@ from aither_wm.graph import load_graph
 from aither_wm.live.errors import LiveError, PrometheusError
 from aither_wm.live.heal import HealConfig, live_components, run_heal
 from aither_wm.live.mesh import LiveMesh, require_binaries
+from aither_wm.wait import wait_until
 
 GRAPH = "graphs/online-boutique.json"
 
@@ -51,29 +53,26 @@ def test_live_source_marks_stale_and_errors_never_zero(tmp_path) -> None:
     try:
         mesh.up()
         source = reg.create("state_source", "live", graph, prometheus_url=mesh.prometheus_url)
-        import time
 
-        deadline = time.monotonic() + 40
-        state = None
-        while time.monotonic() < deadline:
-            try:
-                state = source.observe()
-                if not source.stale:
-                    break
-            except PrometheusError:
-                pass
-            time.sleep(1.0)
+        def fresh():
+            state = source.observe()
+            return state if not source.stale else None
+
+        state = wait_until(fresh, timeout_s=40, interval_s=1.0, ignore=(PrometheusError,))
         assert state is not None and not source.stale
         # a scrape target removed from discovery: its series disappear -> stale, carried forward
         mesh.services["adservice"]["admin_ports_saved"] = mesh.services["adservice"]["admin_ports"]
         mesh.services["adservice"]["admin_ports"] = []
         mesh._write_targets()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and "adservice" not in source.stale:
+        observed = []
+
+        def adservice_stale():
             time.sleep(1.0)
-            after = source.observe()
-        assert "adservice" in source.stale
-        assert after.services["adservice"] == source._last["adservice"]
+            observed.append(source.observe())
+            return "adservice" in source.stale
+
+        assert wait_until(adservice_stale, timeout_s=20, interval_s=0.0)
+        assert observed[-1].services["adservice"] == source._last["adservice"]
         with pytest.raises(PrometheusError, match="adservice"):
             reg.create(
                 "state_source",

@@ -387,12 +387,11 @@ def argvs(draw):
 def _stub_heavy_work(monkeypatch):
     """Replace what would run for minutes (training, Ray, benches) with fakes; keep everything
     that parses, validates and touches files real. Generated data is clamped to a few steps."""
-    import aither_wm.runtime as rt
-    import aither_wm.runtime.demo as demo
-    import aither_wm.runtime.service as service
-    import aither_wm.runtime.tune as tune
+    import aither_wm.apps.demo as demo
+    import aither_wm.apps.service as service
+    import aither_wm.apps.train as train_app
+    import aither_wm.apps.tune as tune
     import aither_wm.sim.scenarios as scenarios
-    import aither_wm.train as train
     import aither_wm.train.sources as sources
 
     monkeypatch.setattr(demo, "run_demo", lambda *a, **k: {"summary_text": "ok"})
@@ -400,17 +399,20 @@ def _stub_heavy_work(monkeypatch):
         service, "run_service", lambda path: service.load_service_config(path) and None
     )
     monkeypatch.setattr(
-        tune, "tune_lambda", lambda *a, **k: {"trials": [], "accepted": False, "pick": 0.1}
+        tune, "tune_lambda_on_ray", lambda *a, **k: {"trials": [], "accepted": False, "pick": 0.1}
     )
-    monkeypatch.setattr(rt, "RayHost", lambda *a, **k: contextlib.nullcontext())
     monkeypatch.setattr(
-        train, "fit",
+        train_app, "fit",
         lambda model, data, cfg, **k: types.SimpleNamespace(
             steps=cfg.steps, seconds=0.0, transitions_per_s=0.0, final={}, holdout_eval=None),
     )  # fmt: skip
     real_load, real_sim = sources.load_transitions, scenarios.simulate_to_file
-    monkeypatch.setattr(sources, "load_transitions",
-                        lambda g, *, steps=4000, **k: real_load(g, steps=min(steps, 12), **k))  # fmt: skip
+
+    def few_transitions(g, *, steps=4000, **k):
+        return real_load(g, steps=min(steps, 12), **k)
+
+    monkeypatch.setattr(sources, "load_transitions", few_transitions)
+    monkeypatch.setattr(train_app, "load_transitions", few_transitions)
     monkeypatch.setattr(scenarios, "simulate_to_file",
                         lambda *a, steps, **k: real_sim(*a, steps=min(steps, 3), **k))  # fmt: skip
     for name in ("sigreg", "train", "ablation", "planners_model", "worldmodel", "sim", "anomaly",

@@ -285,7 +285,7 @@ def test_a_rogue_planner_cannot_exceed_any_guard_limit_over_hundreds_of_steps(tm
 
 
 def test_run_is_dry_run_unless_the_config_says_otherwise(tmp_path, monkeypatch):
-    import aither_wm.runtime.service as service
+    import aither_wm.apps.service as service
     from aither_wm.cli import main
 
     assert service.ServiceConfig().dry_run is True

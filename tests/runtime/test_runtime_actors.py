@@ -31,6 +31,7 @@ from aither_wm.runtime import (
 )
 from aither_wm.train import load_checkpoint
 from aither_wm.train.toy import toy_transitions
+from aither_wm.wait import wait_until
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 CONFIGS = {"cem": CEM_SMALL, "mcts": MCTS_SMALL}
@@ -157,14 +158,15 @@ def test_trainer_weights_reach_planners_with_their_version(tmp_path):
         assert local.plan(request).actions == reply.actions
     # Version 2 is hot-swapped by the background poller: no call from us.
     assert ray.get(trainer.train.remote(10), timeout=120)["version"] == 2
-    deadline = time.time() + 10
-    while True:
+
+    def on_version_2():
         reply = ray.get(
             planner.plan.remote(PlanRequest(state=make_state(g, 1), seed=1)), timeout=30
         )
-        if reply.weights_version == 2 or time.time() > deadline:
-            break
-        time.sleep(0.2)
+        return reply if reply.weights_version == 2 else None
+
+    reply = wait_until(on_version_2, timeout_s=10, interval_s=0.2)
+    assert reply is not None
     assert reply.weights_version == 2
     assert ray.get(encoder.sync_weights.remote(), timeout=30) == 2
     enc = ray.get(encoder.encode.remote([make_state(g), broken_state(g)]), timeout=30)
@@ -172,16 +174,18 @@ def test_trainer_weights_reach_planners_with_their_version(tmp_path):
     # A trainer crash: the restarted actor resumes from its checkpoint and transitions log.
     old_pid = ray.get(trainer.health.remote(), timeout=10)["pid"]
     ray.kill(trainer, no_restart=False)
-    deadline = time.time() + 60
-    while True:
-        try:
-            health = ray.get(trainer.health.remote(), timeout=10)
-            if health["pid"] != old_pid:
-                break
-        except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
-            pass
-        assert time.time() < deadline, "trainer did not restart"
-        time.sleep(0.3)
+
+    def restarted():
+        health = ray.get(trainer.health.remote(), timeout=10)
+        return health if health["pid"] != old_pid else None
+
+    health = wait_until(
+        restarted,
+        timeout_s=60,
+        interval_s=0.3,
+        ignore=(ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError),
+    )
+    assert health is not None, "trainer did not restart"
     assert health["version"] == 2 and health["resumed_from"] == str(tmp_path / "wm.pt")
     assert health["transitions"] == health["reloaded_transitions"] == 150
     assert ray.get(trainer.latest.remote(), timeout=10)[0] == 2

@@ -11,6 +11,7 @@ import pytest
 import ray
 from runtime_helpers import CEM_SMALL, MCTS_SMALL, RT, TINY, TINY_TRAIN, boutique, broken_state
 
+from aither_wm.apps.service import ServiceConfig, load_service_config, run_service
 from aither_wm.control import (
     AutohealController,
     ControllerConfig,
@@ -31,7 +32,6 @@ from aither_wm.runtime import (
     start_planner,
 )
 from aither_wm.runtime.manifest import FIRST_PARTY_ENTRY_POINTS
-from aither_wm.runtime.service import ServiceConfig, load_service_config, run_service
 
 ROOT = Path(__file__).resolve().parents[2]
 

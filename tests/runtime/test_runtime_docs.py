@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from aither_wm.runtime.service import load_service_config
+from aither_wm.runtime.plugin import load_service_config
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "runtime.md"
 

@@ -1,28 +1,9 @@
-"""The plugin registry: components by kind and name, lazy ``"module:attr"`` entries, entry points.
-
-A component is anything a host may swap: an ``encoder``, a ``planner``, a ``regularizer``, an
-``executor``, a ``policy`` or a ``state_source``. Each is registered under a kind and a name, as
-the object itself or as a lazy ``"module:attr"`` string imported on first use.
-
-Third-party (and first-party) plugins are found ONLY through the ``aither_wm.plugins`` entry-point
-group of installed distributions::
-
-    [project.entry-points."aither_wm.plugins"]
-    my-plugin = "my_package.aither:plugin"       # a PluginSpec, or a callable returning one
-
-A :class:`PluginSpec` declares the plugin's name, version, the API version it was written against
-(``aither_wm.API_VERSION``) and its components as lazy strings; discovery imports only the small
-module holding the spec. A plugin that fails to import, returns something else or speaks another
-API version is reported with a :class:`PluginWarning` (and logged) and skipped; the others load.
-
-Nothing is ever imported from a path written in a configuration file unless the caller passes an
-explicit allowlist of module prefixes (:meth:`Registry.resolve`).
-"""
+"""The registry itself: registration, entry-point discovery, lookup with "did you mean", and the
+process-wide default (built-in components plus discovered plugins); see :mod:`aither_wm.registry`."""
 
 from __future__ import annotations
 
 import difflib
-import importlib
 import importlib.metadata
 import logging
 import threading
@@ -33,19 +14,15 @@ from typing import Any
 
 from aither_wm import API_VERSION
 from aither_wm.errors import PluginError
+from aither_wm.registry.specs import KINDS, ComponentSpec, Entry, PluginSpec, import_target
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "KINDS",
-    "ComponentSpec",
     "DiscoveryReport",
-    "Entry",
-    "PluginSpec",
     "PluginWarning",
     "Registry",
     "build_registry",
     "default_registry",
-    "import_target",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,116 +30,9 @@ log = logging.getLogger(__name__)
 #: The entry-point group plugins are installed under.
 ENTRY_POINT_GROUP = "aither_wm.plugins"
 
-#: Component kinds a registry holds.
-KINDS: tuple[str, ...] = ("encoder", "planner", "regularizer", "executor", "policy", "state_source")
-
 
 class PluginWarning(UserWarning):
     """A plugin was skipped (broken, wrong API version, refused by the allowlist)."""
-
-
-def import_target(target: str) -> Any:
-    """Import ``"package.module:attr.sub"`` and return the attribute.
-
-    Raises:
-        PluginError: the string is not ``module:attr`` or the import/attribute lookup failed.
-    """
-    module_name, sep, attr = target.partition(":")
-    if not sep or not module_name or not attr:
-        raise PluginError(f"expected a 'module:attr' target, got {target!r}")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as e:
-        raise PluginError(
-            f"cannot import {module_name!r} for {target!r}: {type(e).__name__}: {e}"
-        ) from e
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise PluginError(
-                f"{module_name!r} has no attribute {attr!r} (from {target!r})"
-            ) from None
-    return obj
-
-
-@dataclass(frozen=True)
-class ComponentSpec:
-    """One component a plugin provides.
-
-    Attributes:
-        kind: one of :data:`KINDS`.
-        name: the name it is looked up by (unique within its kind).
-        target: a lazy ``"module:attr"`` string (preferred) or the object itself.
-        description: one line for ``aither-wm plugins list``.
-    """
-
-    kind: str
-    name: str
-    target: str | Any
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class PluginSpec:
-    """What an ``aither_wm.plugins`` entry point resolves to (or a callable returns).
-
-    Attributes:
-        name: the plugin's name.
-        version: the plugin's own version.
-        api_version: the ``aither_wm.API_VERSION`` it was written against.
-        components: the components it provides.
-    """
-
-    name: str
-    version: str
-    api_version: int
-    components: tuple[ComponentSpec, ...] = ()
-
-
-@dataclass
-class Entry:
-    """A registered component (loaded lazily on the first :meth:`load`).
-
-    Attributes:
-        kind, name: where it is registered.
-        target: ``"module:attr"`` or the object.
-        source: who registered it: ``"builtin"``, a plugin name, or ``"runtime"``.
-        description: one line.
-    """
-
-    kind: str
-    name: str
-    target: str | Any
-    source: str = "runtime"
-    description: str = ""
-    _loaded: Any = field(default=None, repr=False)
-    _is_loaded: bool = field(default=False, repr=False)
-
-    def load(self) -> Any:
-        """The component object (imports a lazy target once)."""
-        if not self._is_loaded:
-            self._loaded = (
-                import_target(self.target) if isinstance(self.target, str) else self.target
-            )
-            self._is_loaded = True
-        return self._loaded
-
-    def describe(self) -> dict[str, str]:
-        target = self.target if isinstance(self.target, str) else _qualname(self.target)
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "source": self.source,
-            "target": target,
-            "description": self.description,
-        }
-
-
-def _qualname(obj: Any) -> str:
-    mod = getattr(obj, "__module__", None) or type(obj).__module__
-    name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
-    return f"{mod}:{name}"
 
 
 @dataclass
@@ -188,7 +58,6 @@ class Registry:
     def __init__(self, *, api_version: int = API_VERSION) -> None:
         self.api_version = api_version
         self._entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
-        self._plugins: dict[str, PluginSpec] = {}
         self._lock = threading.Lock()
 
     # --- registration ---------------------------------------------------------------------
@@ -251,7 +120,6 @@ class Registry:
                 )
         for c in spec.components:
             self.register(c.kind, c.name, c.target, source=spec.name, description=c.description)
-        self._plugins[spec.name] = spec
 
     # --- discovery ------------------------------------------------------------------------
 
@@ -350,10 +218,6 @@ class Registry:
             self._check_kind(k)
         return [self._entries[k][n] for k in kinds for n in sorted(self._entries[k])]
 
-    def plugins(self) -> dict[str, PluginSpec]:
-        """Plugins registered through :meth:`register_plugin` or :meth:`discover`."""
-        return dict(self._plugins)
-
     def describe(self) -> list[dict[str, str]]:
         """One plain dict per component (kind, name, source, target, description)."""
         return [e.describe() for e in self.entries()]
@@ -380,12 +244,6 @@ def _entry_points(group: str) -> list[importlib.metadata.EntryPoint]:
 #: First-party components that ship inside aither_wm (lazy: nothing is imported here).
 _BUILTINS: tuple[ComponentSpec, ...] = (
     ComponentSpec(
-        "encoder",
-        "graph_transformer",
-        "aither_wm.models:GraphStateEncoder",
-        "graph transformer with AdaLN over per-service tokens",
-    ),
-    ComponentSpec(
         "planner",
         "cem",
         "aither_wm.control.planners:make_cem",
@@ -402,24 +260,6 @@ _BUILTINS: tuple[ComponentSpec, ...] = (
         "beam",
         "aither_wm.control.planners:make_beam",
         "beam search over latent rollouts",
-    ),
-    ComponentSpec(
-        "regularizer",
-        "sigreg",
-        "aither_wm.regularizers:SIGReg",
-        "sketched isotropic Gaussian regulariser (reference form)",
-    ),
-    ComponentSpec(
-        "regularizer",
-        "seed_sigreg",
-        "aither_wm.regularizers:SeedSIGReg",
-        "the seed's SIGReg form (ablation only)",
-    ),
-    ComponentSpec(
-        "regularizer",
-        "vicreg",
-        "aither_wm.regularizers:VICRegPenalty",
-        "VICReg-style variance/covariance penalty",
     ),
     ComponentSpec("policy", "noop", "aither_wm.control.policies:NoopPolicy", "never acts"),
     ComponentSpec(
