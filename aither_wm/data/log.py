@@ -118,7 +118,9 @@ class TransitionLogWriter:
 
 
 def parse_line(raw: bytes) -> Transition | None:
-    """One log line (without or with its newline) -> a Transition; None for a blank line.
+    """One log line (without or with its newline) -> a Transition; None for a blank line (ASCII
+    whitespace only: a line of other control characters, such as the file separator 0x1c that
+    ``str.strip`` would remove, is reported as bad, not skipped silently).
 
     Raises:
         ValueError: with the reason the line is bad.
@@ -127,7 +129,7 @@ def parse_line(raw: bytes) -> Transition | None:
         text = raw.rstrip(b"\r\n").decode("utf-8")
     except UnicodeDecodeError as e:
         raise ValueError(f"not UTF-8 (byte {e.start})") from None
-    if not text.strip():
+    if not raw.strip():
         return None
     try:
         obj = json.loads(text)

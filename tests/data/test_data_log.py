@@ -113,3 +113,12 @@ def test_iterator_raises_by_default_and_reports_on_request(tmp_path, transitions
     assert got == transitions[:2] and errors == [(2, b"{oops\n")]
     with pytest.raises(LogError, match="cannot read"):
         read_transitions(tmp_path / "missing.jsonl")
+
+
+def test_a_control_character_line_is_bad_not_blank(tmp_path):
+    from aither_wm.data.log import read_transitions
+
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b"\x1c\n")
+    report = read_transitions(path)
+    assert report.transitions == [] and report.num_bad == 1
