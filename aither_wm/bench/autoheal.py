@@ -34,11 +34,9 @@ from typing import Any
 
 import torch
 
+from aither_wm.apps.presets import SMALL_MODEL
 from aither_wm.bench.control_model import FULL_RECIPE, QUICK_RECIPE, ControlRecipe, train_control
 from aither_wm.config import (
-    EncoderConfig,
-    PredictorConfig,
-    ProjectorConfig,
     TrainConfig,
     WorldModelConfig,
 )
@@ -111,21 +109,8 @@ class AutohealSettings:
     control: ControlRecipe | None = None
 
 
-_SMALL = WorldModelConfig(
-    encoder=EncoderConfig(d_model=32, num_layers=2, num_heads=4, embed_dim=64),
-    projector=ProjectorConfig(hidden_dim=128, latent_dim=32),
-    # GELU: the figures in README/docs for this configuration were measured with it
-    predictor=PredictorConfig(hidden_dim=128, num_blocks=2, action_dim=32, activation="gelu"),
-)
-_MEDIUM = WorldModelConfig(
-    encoder=EncoderConfig(d_model=64, num_layers=2, num_heads=4, embed_dim=128),
-    projector=ProjectorConfig(hidden_dim=256, latent_dim=64),
-    # GELU: the figures in README/docs for this configuration were measured with it
-    predictor=PredictorConfig(hidden_dim=256, num_blocks=2, action_dim=64, activation="gelu"),
-)
-
 QUICK = AutohealSettings(
-    model=_SMALL,
+    model=SMALL_MODEL,
     fit=HealthFitConfig(steps=300, batch_size=24, rollout_steps=4),
     train_episodes=60,
     train_episode_steps=30,
@@ -147,7 +132,7 @@ QUICK = AutohealSettings(
     control=QUICK_RECIPE,
 )
 FULL = AutohealSettings(
-    model=_SMALL,
+    model=SMALL_MODEL,
     fit=HealthFitConfig(steps=2000, batch_size=32, rollout_steps=6),
     train_episodes=400,
     train_episode_steps=40,
@@ -602,7 +587,7 @@ def _other_graphs(graph: ServiceGraph) -> list[ServiceGraph]:
 
 def _demo_model(graph: ServiceGraph, seed: int) -> tuple[WorldModel, dict[str, Any]]:
     """The demo's recipe (FULL): default behaviour data, one-step ``train.fit``."""
-    from aither_wm.runtime.demo import FULL as DEMO
+    from aither_wm.apps.presets import FULL as DEMO
     from aither_wm.sim.scenarios import generate_transitions
     from aither_wm.train import TransitionDataset, fit
 

@@ -20,13 +20,8 @@ from typing import Any
 
 import torch
 
-from aither_wm.config import (
-    ControlModelConfig,
-    EncoderConfig,
-    PredictorConfig,
-    ProjectorConfig,
-    WorldModelConfig,
-)
+from aither_wm.apps.presets import SMALL_MODEL
+from aither_wm.config import ControlModelConfig
 from aither_wm.eval.control_fit import ControlFitConfig, fit_control_model
 from aither_wm.eval.counterfactual import BranchSet, RunbookExplore, branch_episodes
 from aither_wm.eval.data import LabelledEpisode, collect, training_scenarios
@@ -37,13 +32,7 @@ from aither_wm.sim.faults import FAULT_NAMES
 __all__ = ["FULL_RECIPE", "QUICK_RECIPE", "ControlRecipe", "train_control"]
 
 #: The benchmarks' small control model (the autoheal bench's world-model sizes).
-SMALL_CONTROL = ControlModelConfig(
-    world=WorldModelConfig(
-        encoder=EncoderConfig(d_model=32, num_layers=2, num_heads=4, embed_dim=64),
-        projector=ProjectorConfig(hidden_dim=128, latent_dim=32),
-        predictor=PredictorConfig(hidden_dim=128, num_blocks=2, action_dim=32, activation="gelu"),
-    )
-)
+SMALL_CONTROL = ControlModelConfig(world=SMALL_MODEL)
 
 
 @dataclass(frozen=True)

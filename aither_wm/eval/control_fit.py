@@ -30,7 +30,6 @@ d token width, D latent, T value horizon.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,9 +48,16 @@ from aither_wm.graph.schema import ServiceGraph
 from aither_wm.models.control_model import ControlModel
 from aither_wm.models.world_model import Encoded
 from aither_wm.train.dataset import GraphTransitions
+from aither_wm.train.fit import lr_at
 from aither_wm.train.loss import make_regularizer
 
-__all__ = ["BranchTensors", "ControlFitConfig", "ControlFitReport", "fit_control_model"]
+__all__ = [
+    "BranchTensors",
+    "ControlFitConfig",
+    "ControlFitReport",
+    "encode_states",
+    "fit_control_model",
+]
 
 
 class ControlFitConfig(FrozenConfig):
@@ -200,14 +206,8 @@ class ControlFitReport:
     history: list[float] = field(default_factory=list)
 
 
-def _lr(step: int, cfg: ControlFitConfig) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    frac = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, frac))))
-
-
-def _encode(model: ControlModel, rel: torch.Tensor, x: torch.Tensor) -> Encoded:
+def encode_states(model: ControlModel, rel: torch.Tensor, x: torch.Tensor) -> Encoded:
+    """Encode states of one graph. Shape: rel [N, N]; x [B, N, F] (no padding)."""
     B, N = x.shape[:2]
     return model.encode(
         GraphBatch(x, rel.unsqueeze(0).expand(B, N, N), torch.ones(B, N, dtype=torch.bool))
@@ -225,13 +225,13 @@ def _window_terms(
     p, K = w.part, cfg.rollout_steps
     B = s0.shape[0]
     idx = s0[:, None] + torch.arange(K)[None, :]  # [B, K]
-    e01 = _encode(model, p.rel, torch.cat([p.x[s0], p.x_next[s0]]))  # 2B rows, with gradients
+    e01 = encode_states(model, p.rel, torch.cat([p.x[s0], p.x_next[s0]]))  # 2B rows, with gradients
     z0, z1 = e01.z[:B], e01.z[B:]  # [B, D]
     tok0, tok1 = e01.services[:B], e01.services[B:]  # [B, N, d]
     z_tgt, tok_tgt = [z1[:, None]], [tok1[:, None]]
     if K > 1:
         with torch.no_grad():
-            later = _encode(model, p.rel, p.x_next[idx[:, 1:]].flatten(0, 1))
+            later = encode_states(model, p.rel, p.x_next[idx[:, 1:]].flatten(0, 1))
         z_tgt.append(later.z.view(B, K - 1, -1))  # [B, K - 1, D]
         tok_tgt.append(later.services.view(B, K - 1, *tok0.shape[1:]))  # [B, K - 1, N, d]
     z_target, tok_target = torch.cat(z_tgt, 1), torch.cat(tok_tgt, 1)  # [B, K, D], [B, K, N, d]
@@ -268,8 +268,8 @@ def _branch_terms(
     """Counterfactual token, value, cost and ranking terms on branch sets ``sets`` [S]."""
     rows = b.rows_of(sets)  # [R]
     local = torch.searchsorted(sets, b.set_of[rows])  # [R] position of each row's set in ``sets``
-    enc_s = _encode(model, rel, b.x[sets])  # [S] states
-    enc_n = _encode(model, rel, b.x_next[rows])  # [R] next states
+    enc_s = encode_states(model, rel, b.x[sets])  # [S] states
+    enc_n = encode_states(model, rel, b.x_next[rows])  # [R] next states
     tok_s = enc_s.services[local]  # [R, N, d]
     tok_hat = model.step_tokens(tok_s, b.type_ids[rows], b.target_ids[rows], rel.unsqueeze(0))
     T2 = 2.0 * b.horizon
@@ -323,7 +323,7 @@ def fit_control_model(
     t0 = time.perf_counter()
     for step in range(cfg.steps):
         for group in opt.param_groups:
-            group["lr"] = _lr(step, cfg)
+            group["lr"] = lr_at(step, cfg)
         g = wg[int(torch.multinomial(w_sizes, 1, generator=gen))]
         w = wins[g]
         s0 = w.starts[torch.randint(0, w.starts.numel(), (cfg.batch_windows,), generator=gen)]

@@ -26,9 +26,10 @@ import numpy as np
 import torch
 
 from aither_wm.control.policies import ReactivePolicy
+from aither_wm.eval.control_fit import encode_states
 from aither_wm.eval.counterfactual import BranchSet
 from aither_wm.graph.actions import ActionSpace
-from aither_wm.graph.features import GraphBatch, featurize, structure
+from aither_wm.graph.features import featurize, structure
 from aither_wm.graph.schema import ServiceGraph
 from aither_wm.models.control_model import ControlModel
 
@@ -68,10 +69,7 @@ def model_scores(
     out = []
     for b in sets:
         x = featurize(graph, b.state)[0].unsqueeze(0)  # [1, N, F]
-        N = x.shape[1]
-        tok = model.encode(
-            GraphBatch(x, rel.unsqueeze(0), torch.ones(1, N, dtype=torch.bool))
-        ).services
+        tok = encode_states(model, rel, x).services  # [1, N, d]
         acts = torch.as_tensor(b.actions)  # [C]
         C = acts.shape[0]
         nxt = model.step_tokens(tok.expand(C, -1, -1), types[acts], targets[acts], rel.unsqueeze(0))

@@ -1,6 +1,6 @@
 """Episodes under a policy: scenarios, the per-episode policy protocol, and the shared loop.
 
-The demo (``aither_wm.runtime.demo``) and the autoheal benchmark run episodes the same way:
+The demo (``aither_wm.apps.demo``) and the autoheal benchmark run episodes the same way:
 
 >>> from aither_wm.graph import load_graph
 >>> g = load_graph("graphs/online-boutique.json")

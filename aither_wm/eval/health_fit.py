@@ -24,7 +24,6 @@ Glossary: B windows, K rollout steps, N services, F features, D latent.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from aither_wm.graph.features import GraphBatch
 from aither_wm.graph.schema import ServiceGraph
 from aither_wm.models.world_model import Encoded, WorldModel
 from aither_wm.train.dataset import GraphTransitions
+from aither_wm.train.fit import lr_at
 from aither_wm.train.loss import make_regularizer
 
 __all__ = ["HealthFitConfig", "HealthFitReport", "RolloutData", "fit_health_model"]
@@ -131,14 +131,6 @@ class HealthFitReport:
     history: list[tuple[float, float, float, float]] = field(default_factory=list)
 
 
-def _lr(step: int, cfg: HealthFitConfig) -> float:
-    """Warm-up then cosine to 10 % (the schedule of ``train.fit``)."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    frac = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, frac))))
-
-
 def _encode(model: WorldModel, part: GraphTransitions, x: torch.Tensor) -> Encoded:
     B, N = x.shape[:2]
     rel = part.rel.unsqueeze(0).expand(B, N, N)  # [B, N, N] view
@@ -174,7 +166,7 @@ def fit_health_model(
     t0 = time.perf_counter()
     for step in range(cfg.steps):
         for g in opt.param_groups:
-            g["lr"] = _lr(step, cfg)
+            g["lr"] = lr_at(step, cfg)
         d = data[int(torch.multinomial(sizes, 1, generator=gen))]
         p = d.part
         s0 = d.starts[torch.randint(0, d.starts.numel(), (cfg.batch_size,), generator=gen)]  # [B]

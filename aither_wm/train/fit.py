@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 
@@ -20,7 +21,7 @@ from aither_wm.train.dataset import TransitionDataset
 from aither_wm.train.loss import EMATarget, make_regularizer, world_model_loss
 from aither_wm.train.metrics import EvalReport, evaluate
 
-__all__ = ["FitReport", "StepInfo", "fit"]
+__all__ = ["FitReport", "Schedule", "StepInfo", "fit", "lr_at"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,17 @@ class FitReport:
     diverged: bool = False
 
 
-def _lr_at(step: int, cfg: TrainConfig) -> float:
+class Schedule(Protocol):
+    """What :func:`lr_at` reads from a training config."""
+
+    lr: float
+    warmup_steps: int
+    steps: int
+
+
+def lr_at(step: int, cfg: Schedule) -> float:
+    """Learning rate at ``step``: linear warm-up, then cosine down to 10 % of ``cfg.lr`` (every
+    training loop of the project uses this schedule)."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     frac = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
@@ -87,7 +98,7 @@ def fit(
     diverged = False
     t0 = time.perf_counter()
     for step in range(config.steps):
-        lr = _lr_at(step, config)
+        lr = lr_at(step, config)
         for g in opt.param_groups:
             g["lr"] = lr
         batch = train.sample(config.batch_size, gen)

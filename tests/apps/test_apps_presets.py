@@ -24,9 +24,3 @@ def test_demo_sizes_use_the_named_models():
 
 def test_the_train_command_writes_the_checkpoint_the_service_loads():
     assert PluginConfig().checkpoint == DEFAULT_CHECKPOINT
-
-
-def test_the_old_import_path_of_the_presets_still_works():
-    from aither_wm.runtime.demo import FULL as OLD
-
-    assert OLD is FULL

@@ -12,7 +12,12 @@ from aither_wm.config import (
     WorldModelConfig,
 )
 from aither_wm.control.planners import PlannerService, PlanRequest
-from aither_wm.eval.control_fit import BranchTensors, ControlFitConfig, _encode, fit_control_model
+from aither_wm.eval.control_fit import (
+    BranchTensors,
+    ControlFitConfig,
+    encode_states,
+    fit_control_model,
+)
 from aither_wm.eval.counterfactual import branch_episodes
 from aither_wm.eval.data import collect, training_scenarios
 from aither_wm.graph import load_graph, nominal_service_state
@@ -98,9 +103,9 @@ def test_short_fit_beats_the_baselines_on_held_out_branches():
     b = BranchTensors.build(g, test)
     rel = structure(g)[1]
     with torch.no_grad():
-        tok = _encode(m, rel, b.x).services[b.set_of]
+        tok = encode_states(m, rel, b.x).services[b.set_of]
         pred = m.step_tokens(tok, b.type_ids, b.target_ids, rel.unsqueeze(0))
-        true = _encode(m, rel, b.x_next).services
+        true = encode_states(m, rel, b.x_next).services
         v_hat = m.heads.value(pred)
     # tokens: better than "nothing changes"; value: better than the training mean
     assert float(((pred - true) ** 2).mean()) < float(((tok - true) ** 2).mean())
