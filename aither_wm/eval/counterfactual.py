@@ -25,7 +25,7 @@ Glossary: C candidates of one state, T horizon (steps), N services.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -34,6 +34,7 @@ import numpy as np
 from aither_wm.control.policies import ReactivePolicy
 from aither_wm.eval.data import ExplorePolicy
 from aither_wm.eval.episodes import Scenario, play
+from aither_wm.eval.oracle import continuation_cost
 from aither_wm.graph.actions import ActionSpace
 from aither_wm.graph.schema import ServiceGraph
 from aither_wm.graph.state import Action, MeshState
@@ -97,21 +98,6 @@ class BranchSet:
         return int(np.argmin(self.q))
 
 
-def _continue(
-    sim: MeshSimulator, steps: int, base: ReactivePolicy | None, state: MeshState
-) -> float:
-    """Cost of ``steps`` more steps of ``base`` (None: no-ops) on ``sim`` (mutated)."""
-    cost = 0.0
-    for _ in range(steps):
-        a = Action.noop() if base is None else base.decide(sim.graph, state)
-        if not sim.action_mask()[sim.action_space.index(a)]:
-            a = Action.noop()
-        r = sim.step(a)
-        state = r.state
-        cost += sim.config.action_cost(a.type.value) + slo_cost(r)
-    return cost
-
-
 def branch_state(
     sim: MeshSimulator,
     candidates: Sequence[int],
@@ -133,7 +119,7 @@ def branch_state(
         tails = []
         for i, base in enumerate(bases):
             c = c0 if i == len(bases) - 1 else c0.clone()
-            tails.append(_continue(c, horizon - 1, base, r1.state))
+            tails.append(continuation_cost(c, horizon - 1, base, r1.state))
         q.append(head + min(tails))
         ac.append(a_cost)
         first.append(slo_cost(r1))
@@ -211,9 +197,6 @@ class RunbookExplore:
             if a.type.value != "noop" and sim.action_mask()[sim.action_space.index(a)]:
                 return a
         return self.explore.act(sim, rng)
-
-
-Behaviour = Callable[[MeshSimulator, np.random.Generator], Action]
 
 
 def _episode_branches(

@@ -30,7 +30,27 @@ from aither_wm.graph.actions import ActionSpace
 from aither_wm.graph.state import Action, MeshState
 from aither_wm.sim.mesh import MeshSimulator
 
-__all__ = ["OraclePolicy", "oracle_cost"]
+__all__ = ["OraclePolicy", "continuation_cost", "oracle_cost"]
+
+
+def continuation_cost(
+    sim: MeshSimulator,
+    steps: int,
+    base: ReactivePolicy | None,
+    state: MeshState,
+    cost: float = 0.0,
+) -> float:
+    """``cost`` plus the cost of ``steps`` more steps of ``base`` (None: no-ops) from ``state``
+    on ``sim`` (mutated): per step the action's cost, then [SLO violated] + (1 - availability)."""
+    for _ in range(steps):
+        a = Action.noop() if base is None else base.decide(sim.graph, state)
+        if not sim.action_mask()[sim.action_space.index(a)]:
+            a = Action.noop()
+        cost += sim.config.action_cost(a.type.value)
+        r = sim.step(a)
+        state = r.state
+        cost += float(r.slo.violated) + (1.0 - r.slo.availability)
+    return cost
 
 
 def oracle_cost(
@@ -39,19 +59,10 @@ def oracle_cost(
     """Cost of ``action`` then ``horizon - 1`` steps of ``base`` (None: no-ops) on a clone of
     ``sim`` (see the module docstring)."""
     clone = sim.clone()
-    cost = 0.0
-    state = None
-    for h in range(horizon):
-        a = action
-        if h > 0:
-            a = Action.noop() if base is None or state is None else base.decide(sim.graph, state)
-            if not clone.action_mask()[clone.action_space.index(a)]:
-                a = Action.noop()
-        cost += sim.config.action_cost(a.type.value)
-        r = clone.step(a)
-        state = r.state
-        cost += float(r.slo.violated) + (1.0 - r.slo.availability)
-    return cost
+    cost = sim.config.action_cost(action.type.value)
+    r = clone.step(action)
+    cost += float(r.slo.violated) + (1.0 - r.slo.availability)
+    return continuation_cost(clone, horizon - 1, base, r.state, cost)
 
 
 class OraclePolicy:
