@@ -248,11 +248,12 @@ def _planners(
 
 
 def _control_planners(
-    model: ControlModel, graph: ServiceGraph, s: AutohealSettings
+    model: ControlModel, graph: ServiceGraph, s: AutohealSettings, min_improvement: float
 ) -> list[PlannerEpisodePolicy]:
     """CEM and MCTS on the control model (value objective, horizon of ``bench decisions``),
-    through the controller with the runbook anchor, the guard-aware mask and the failed-action
-    penalty; rows ``cem_control`` and ``mcts_control``."""
+    through the controller with the runbook anchor (deviating by the calibrated
+    ``min_improvement``), the guard-aware mask and the failed-action penalty; rows
+    ``cem_control`` and ``mcts_control``."""
     from aither_wm.bench.decisions import PLANNERS
 
     out = []
@@ -264,7 +265,7 @@ def _control_planners(
         ctl = {
             "deadline_ms": 600_000.0,
             "min_weights_version": 1,
-            "min_improvement": s.min_improvement,
+            "min_improvement": min_improvement,
             "anchor_runbook": True,
         }
         pol = PlannerEpisodePolicy(kind, svc, graph, controller=ctl)
@@ -396,7 +397,8 @@ def run_autoheal_bench(
         if s.control is not None:
             t = time.perf_counter()
             control, training["control"] = train_control([graph], s.control, seed)
-            control_rows = _control_planners(control, graph, s)
+            tau = training["control"]["calibration"].get("min_improvement", s.min_improvement)
+            control_rows = _control_planners(control, graph, s, tau)
             timings["control_s"] = time.perf_counter() - t
             _note(
                 progress,

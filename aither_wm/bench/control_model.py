@@ -6,9 +6,16 @@
    :class:`~aither_wm.eval.counterfactual.RunbookExplore`: every second step from the fault's
    onset, every candidate's true cost over ``value_horizon`` steps (no-op and runbook
    continuations), in ``workers`` processes;
-3. :func:`~aither_wm.eval.control_fit.fit_control_model`.
+3. :func:`~aither_wm.eval.control_fit.fit_control_model`;
+4. ``dagger_rounds`` DAgger rounds (:mod:`aither_wm.eval.dagger`): branch the states the trained
+   model's own anchored choices lead to, add them to the branch sets, and train on, from the
+   current weights, for ``dagger_steps`` more steps;
+5. the controller's deviation threshold, calibrated on ``calibration_episodes`` held-out
+   episodes played by the runbook
+   (:func:`~aither_wm.eval.decisions.calibrate_min_improvement`).
 
-Seeds: episodes ``seed``, branches ``seed + 1``; evaluations use ``seed + 50_000`` and up.
+Seeds: episodes ``seed``, branches ``seed + 1``, DAgger round r ``seed + 2 + r``, calibration
+``seed + 30_000``; evaluations use ``seed + 50_000`` and up.
 """
 
 from __future__ import annotations
@@ -18,13 +25,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from aither_wm.apps.presets import SMALL_MODEL
 from aither_wm.config import ControlModelConfig
+from aither_wm.control.policies import ReactivePolicy
 from aither_wm.eval.control_fit import ControlFitConfig, fit_control_model
-from aither_wm.eval.counterfactual import BranchSet, RunbookExplore, branch_episodes
+from aither_wm.eval.counterfactual import Behaviour, BranchSet, RunbookExplore, branch_episodes
+from aither_wm.eval.dagger import ModelBehaviour
 from aither_wm.eval.data import LabelledEpisode, collect, training_scenarios
+from aither_wm.eval.decisions import calibrate_min_improvement, deviation_gains, model_scores
 from aither_wm.graph.schema import ServiceGraph
 from aither_wm.models.control_model import ControlModel
 from aither_wm.sim.faults import FAULT_NAMES
@@ -47,6 +58,16 @@ class ControlRecipe:
         episode_steps: steps per episode.
         branch_every: branch every this many steps from a fault's onset.
         workers: processes that branch.
+        dagger_rounds: DAgger rounds after the first fit.
+        dagger_episodes: episodes played by the model and branched, per round (per graph).
+        dagger_steps: optimizer steps of each round's training.
+        runbook_continuation: the value's continuation after a candidate: False, no-ops (the
+            cost if nothing more is done: what a controller that replans every step must
+            assume of a future it does not control); True, the cheaper of no-ops and the
+            runbook (the oracle's cost).
+        calibration_episodes: held-out episodes (per graph) whose states calibrate the
+            controller's ``min_improvement``; 0: not calibrated.
+        calibration_precision: share of deviations from the runbook that must be truly better.
     """
 
     model: ControlModelConfig
@@ -56,44 +77,71 @@ class ControlRecipe:
     episode_steps: int = 40
     branch_every: int = 2
     workers: int = 2
+    dagger_rounds: int = 0
+    dagger_episodes: int = 0
+    dagger_steps: int = 0
+    runbook_continuation: bool = False
+    calibration_episodes: int = 0
+    calibration_precision: float = 0.75
+
+    @property
+    def bases(self) -> tuple[ReactivePolicy | None, ...]:
+        """The continuations of :func:`~aither_wm.eval.counterfactual.branch_state`."""
+        return (None, ReactivePolicy()) if self.runbook_continuation else (None,)
 
 
 FULL_RECIPE = ControlRecipe(
     model=SMALL_CONTROL,
-    fit=ControlFitConfig(steps=2000, rank_weight=20.0),
+    fit=ControlFitConfig(steps=2000, rank_weight=100.0),
     train_episodes=200,
-    branch_episodes=200,
+    branch_episodes=600,
+    calibration_episodes=60,
 )
 QUICK_RECIPE = ControlRecipe(
     model=SMALL_CONTROL,
-    fit=ControlFitConfig(steps=150, rank_weight=20.0, batch_windows=8, batch_sets=4),
+    fit=ControlFitConfig(steps=150, rank_weight=100.0, batch_windows=8, batch_sets=4),
     train_episodes=24,
     branch_episodes=16,
     branch_every=4,
+    calibration_episodes=6,
 )
+
+
+def _branches(
+    graph: ServiceGraph,
+    recipe: ControlRecipe,
+    seed: int,
+    episodes: int,
+    behaviour: Behaviour | None,
+) -> list[BranchSet]:
+    scenarios = training_scenarios(
+        seed=seed, episodes=episodes, steps=recipe.episode_steps, faults=list(FAULT_NAMES)
+    )
+    return branch_episodes(
+        graph,
+        scenarios,
+        behaviour=behaviour,
+        every=recipe.branch_every,
+        horizon=recipe.model.value_horizon,
+        bases=recipe.bases,
+        workers=recipe.workers,
+    )
 
 
 def control_data(
     graph: ServiceGraph, recipe: ControlRecipe, seed: int
 ) -> tuple[list[LabelledEpisode], list[BranchSet]]:
     """The recipe's labelled episodes and branch sets of one graph."""
-    faults = list(FAULT_NAMES)
-    steps = recipe.episode_steps
     eps = collect(
         graph,
-        training_scenarios(seed=seed, episodes=recipe.train_episodes, steps=steps, faults=faults),
-    )
-    sets = branch_episodes(
-        graph,
         training_scenarios(
-            seed=seed + 1, episodes=recipe.branch_episodes, steps=steps, faults=faults
+            seed=seed,
+            episodes=recipe.train_episodes,
+            steps=recipe.episode_steps,
+            faults=list(FAULT_NAMES),
         ),
-        behaviour=RunbookExplore(),
-        every=recipe.branch_every,
-        horizon=recipe.model.value_horizon,
-        workers=recipe.workers,
     )
-    return eps, sets
+    return eps, _branches(graph, recipe, seed + 1, recipe.branch_episodes, RunbookExplore())
 
 
 def train_control(
@@ -109,23 +157,50 @@ def train_control(
     data_s = time.perf_counter() - t
     torch.manual_seed(seed)
     model = ControlModel(recipe.model)
+    episodes = {g: d[0] for g, d in data.items()}
+    branches = {g: d[1] for g, d in data.items()}
     rep = fit_control_model(
-        model,
-        {g: d[0] for g, d in data.items()},
-        {g: d[1] for g, d in data.items()},
-        recipe.fit.model_copy(update={"seed": seed}),
-        progress=progress,
+        model, episodes, branches, recipe.fit.model_copy(update={"seed": seed}), progress=progress
     )
+    fit_s, steps = rep.seconds, rep.steps
+    for r in range(recipe.dagger_rounds):
+        t = time.perf_counter()
+        behaviour = ModelBehaviour(
+            recipe.model, {k: v.clone() for k, v in model.state_dict().items()}
+        )
+        for i, g in enumerate(graphs):
+            branches[g] = branches[g] + _branches(
+                g, recipe, seed + 10 * i + 2 + r, recipe.dagger_episodes, behaviour
+            )
+        data_s += time.perf_counter() - t
+        fit = recipe.fit.model_copy(update={"seed": seed + 1 + r, "steps": recipe.dagger_steps})
+        rep = fit_control_model(model, episodes, branches, fit, progress=progress)
+        fit_s, steps = fit_s + rep.seconds, steps + rep.steps
+    calibration: dict[str, Any] = {}
+    if recipe.calibration_episodes:
+        pred, true, states = [], [], 0
+        for i, g in enumerate(graphs):
+            sets = _branches(g, recipe, seed + 10 * i + 30_000, recipe.calibration_episodes, None)
+            p, q = deviation_gains(g, sets, model_scores(model, g, sets))
+            pred.append(p)
+            true.append(q)
+            states += len(sets)
+        tau, table = calibrate_min_improvement(
+            np.concatenate(pred), np.concatenate(true), precision=recipe.calibration_precision
+        )
+        calibration = {"min_improvement": tau, "states": states, "table": table}
     info = {
         "recipe": "control model: windows + counterfactual branches, value over "
         f"{recipe.model.value_horizon} steps",
         "graphs": sorted(g.name for g in graphs),
         "transitions": sum(len(e.transitions) for d in data.values() for e in d[0]),
-        "branch_sets": sum(len(d[1]) for d in data.values()),
+        "branch_sets": sum(len(b) for b in branches.values()),
+        "dagger_rounds": recipe.dagger_rounds,
         "branch_rows": rep.branch_rows,
-        "steps": rep.steps,
+        "steps": steps,
         "data_s": round(data_s, 1),
-        "fit_s": round(rep.seconds, 1),
+        "fit_s": round(fit_s, 1),
         "final": {k: round(v, 4) for k, v in rep.final.items()},
+        "calibration": calibration,
     }
     return model, info

@@ -33,15 +33,16 @@ PLANNERS: dict[str, dict[str, Any]] = {"cem": {"horizon": 1}, "mcts": {"horizon"
 
 
 def exam_sets(
-    graph: ServiceGraph, *, seed: int, episodes: int, every: int, horizon: int, workers: int
+    graph: ServiceGraph, recipe: ControlRecipe, *, seed: int, episodes: int, every: int
 ) -> list[BranchSet]:
-    """Held-out faulted states with every valid action branched."""
+    """Held-out faulted states with every valid action branched (horizon and continuation of
+    the recipe's value)."""
     scen = training_scenarios(
         seed=seed + 50_000, episodes=episodes, steps=40, faults=list(FAULT_NAMES)
     )
     sets = branch_episodes(
-        graph, scen, behaviour=None, every=every, horizon=horizon, every_action=True,
-        workers=workers, fault_free_states=1,
+        graph, scen, behaviour=None, every=every, horizon=recipe.model.value_horizon,
+        every_action=True, bases=recipe.bases, workers=recipe.workers, fault_free_states=1,
     )  # fmt: skip
     return sets
 
@@ -78,10 +79,7 @@ def run_decisions_bench(
         if progress:
             progress("trained", {"seconds": training["fit_s"]})
         t = time.perf_counter()
-        sets = exam_sets(
-            graph, seed=seed, episodes=6 if quick else 24, every=6, horizon=r.model.value_horizon,
-            workers=r.workers,
-        )  # fmt: skip
+        sets = exam_sets(graph, r, seed=seed, episodes=6 if quick else 24, every=6)
         exam_s = time.perf_counter() - t
         report: dict[str, Any] = {
             "graph": graph.name,
@@ -128,4 +126,14 @@ def format_decisions(r: dict[str, Any]) -> str:
             f"{cell(row['runbook_hit_rate'])} | {cell(row['runbook_regret'])} | "
             f"{cell(row['noop_hit_rate'])} | {cell(row['noop_regret'])} |"
         )
+    cal = r.get("training", {}).get("calibration") or {}
+    if cal:
+        kept = next(t for t in cal["table"] if t["tau"] == cal["min_improvement"])
+        out += [
+            "",
+            f"Calibrated min_improvement: {cal['min_improvement']:g} violation-steps (on "
+            f"{cal['states']} other held-out states, the model's deviations from the runbook "
+            f"with at least that predicted gain: {kept['kept']}, truly better in "
+            f"{cell(kept['precision'])} of them).",
+        ]
     return "\n".join(out)

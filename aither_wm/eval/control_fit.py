@@ -17,8 +17,8 @@ The loss of one step (B windows, S branch sets with R candidate rows in all)::
        + rank_weight * mean_set ((Q_hat_a - mean Q_hat) - (Q_a - mean Q))^2 / (2T)^2
        + BCE(service(tok), each service not healthy)                        per-service health
 
-``v = Q - c[a]`` is the branch's cost from ``s'_a`` on (min over the no-op and runbook
-continuations), ``Q_hat_a = c[a] + value(P(tok_s, a))``. The ranking term is the counterfactual
+``v = Q - c[a]`` is the branch's cost from ``s'_a`` on (under the branches' continuation),
+``Q_hat_a = c[a] + value(P(tok_s, a))``. The ranking term is the counterfactual
 term: the predicted DIFFERENCE between acting and not acting at the same state, against the
 branched truth, which is what planning compares. Token targets beyond the first step are
 encoded without gradients (targets only, as in :mod:`.health_fit`; cheaper). SIGReg stays the

@@ -2,14 +2,15 @@
 
 At a state of a simulated episode, :func:`branch_state` clones the simulator (state, faults and
 random generator: every branch sees exactly the noise the episode would), plays each candidate
-action, then continues for ``horizon - 1`` more steps with each base policy (no-op, and the
-reactive runbook), and keeps the cheaper continuation::
+action, then continues for ``horizon - 1`` more steps with each base policy (by default no-op
+and the reactive runbook) and keeps the cheaper continuation::
 
     Q(s, a) = c[a] + min over bases  sum_{h=1..horizon} [slo_cost(s_h) + c[base action at h > 1]]
     slo_cost(s) = [SLO violated over the step that led to s] + (1 - availability over it)
 
-the oracle's cost (:func:`aither_wm.eval.oracle.oracle_cost`), so a model that ranks actions by
-``Q`` ranks them as the oracle does. Candidates are chosen so that the data show what does NOT
+with both bases, the oracle's cost (:func:`aither_wm.eval.oracle.oracle_cost`). With the no-op
+base alone, ``Q`` is the cost if nothing more is done after ``a``: the control model learns this
+one (:mod:`aither_wm.bench.control_model` says why). Candidates are chosen so that the data show what does NOT
 work as often as what does (the training data of the behaviour policy hide that: almost every
 action on an unhealthy-looking service there hits the true culprit): no-op, the runbook's action,
 every valid type on the services the fault acts on, every valid type on up to
@@ -28,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -41,6 +43,7 @@ from aither_wm.graph.state import Action, MeshState
 from aither_wm.sim.mesh import MeshSimulator, StepResult
 
 __all__ = [
+    "Behaviour",
     "BranchSet",
     "RunbookExplore",
     "branch_candidates",
@@ -50,6 +53,12 @@ __all__ = [
 ]
 
 _RUNBOOK = ReactivePolicy()
+
+
+class Behaviour(Protocol):
+    """A branch episode's behaviour policy (picklable, for worker processes)."""
+
+    def act(self, sim: MeshSimulator, rng: np.random.Generator) -> Action: ...
 
 
 def slo_cost(result: StepResult) -> float:
@@ -202,11 +211,12 @@ class RunbookExplore:
 def _episode_branches(
     graph: ServiceGraph,
     scenario: Scenario,
-    behaviour: RunbookExplore | ExplorePolicy | None,
+    behaviour: Behaviour | None,
     every: int,
     horizon: int,
     fault_free_states: int,
     every_action: bool,
+    bases: Sequence[ReactivePolicy | None],
 ) -> list[BranchSet]:
     """Play ``scenario`` under ``behaviour`` (None: the runbook, unguarded); branch at every
     ``every``-th step from the fault's onset (fault-free episodes: ``fault_free_states`` random
@@ -225,7 +235,7 @@ def _episode_branches(
         nonlocal t
         if t in picks and (scenario.fault is None or sim.active_faults):
             cands = branch_candidates(sim, rng, every_action=every_action)
-            out.append(branch_state(sim, cands, horizon=horizon, step=t))
+            out.append(branch_state(sim, cands, horizon=horizon, bases=bases, step=t))
         t += 1
         if behaviour is None:
             a = _RUNBOOK.decide(graph, state)
@@ -243,20 +253,23 @@ def branch_episodes(
     graph: ServiceGraph,
     scenarios: Iterable[Scenario],
     *,
-    behaviour: RunbookExplore | ExplorePolicy | None = _DEFAULT_BEHAVIOUR,
+    behaviour: Behaviour | None = _DEFAULT_BEHAVIOUR,
     every: int = 2,
     horizon: int = 8,
     fault_free_states: int = 2,
     every_action: bool = False,
+    bases: Sequence[ReactivePolicy | None] = (None, _RUNBOOK),
     workers: int = 1,
 ) -> list[BranchSet]:
     """Branch sets of every scenario (see :func:`_episode_branches`), in scenario order.
 
-    ``workers`` > 1 plays scenarios in that many processes (the simulator is numpy; results are
-    the same as with one, scenario by scenario).
+    ``bases``: the continuations after each candidate (None: no-ops), the cheaper one counts
+    (:func:`branch_state`). ``workers`` > 1 plays scenarios in that many processes (the simulator
+    is numpy; results are the same as with one, scenario by scenario).
     """
     args = [
-        (graph, s, behaviour, every, horizon, fault_free_states, every_action) for s in scenarios
+        (graph, s, behaviour, every, horizon, fault_free_states, every_action, tuple(bases))
+        for s in scenarios
     ]
     if workers <= 1 or len(args) < 2:
         return [b for a in args for b in _episode_branches(*a)]

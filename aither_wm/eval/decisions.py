@@ -14,6 +14,11 @@ first action). Per state:
 Reported per fault type and overall, beside two baselines on the same states: always wait
 (no-op) and the runbook's pick. Pure functions of the sets, scores and picks.
 
+:func:`calibrate_min_improvement` sets the controller's deviation threshold from held-out sets:
+the smallest predicted gain over the runbook's proposal at which the model's deviations are truly
+better in a given share of states (a one-shot exam rewards deviating whenever the model's pick
+looks better; a controller that does so every step accumulates every small wrong action).
+
 Glossary: C candidates of one state.
 """
 
@@ -31,9 +36,17 @@ from aither_wm.eval.counterfactual import BranchSet
 from aither_wm.graph.actions import ActionSpace
 from aither_wm.graph.features import featurize, structure
 from aither_wm.graph.schema import ServiceGraph
+from aither_wm.graph.state import MeshState
 from aither_wm.models.control_model import ControlModel
 
-__all__ = ["exam", "model_scores", "spearman"]
+__all__ = [
+    "calibrate_min_improvement",
+    "deviation_gains",
+    "exam",
+    "model_scores",
+    "q_values",
+    "spearman",
+]
 
 
 def _ranks(a: np.ndarray) -> np.ndarray:
@@ -57,24 +70,32 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @torch.inference_mode()
-def model_scores(
-    model: ControlModel, graph: ServiceGraph, sets: Sequence[BranchSet]
-) -> list[np.ndarray]:
-    """The control model's predicted cost of each candidate of each set: ``c[a] +
-    value(P(tokens(s), a))`` (a horizon-1 plan). Returns one [C] array per set."""
+def q_values(
+    model: ControlModel,
+    graph: ServiceGraph,
+    state: MeshState,
+    actions: np.ndarray,
+    action_cost: np.ndarray,
+) -> np.ndarray:
+    """The control model's predicted cost of each action at ``state``: ``c[a] +
+    value(P(tokens(s), a))`` (a horizon-1 plan). Shape: actions, action_cost [C] -> [C]."""
     space = ActionSpace(graph)
     types, targets = space.type_ids(), space.target_ids()
     _, rel = structure(graph)
+    x = featurize(graph, state)[0].unsqueeze(0)  # [1, N, F]
+    tok = encode_states(model, rel, x).services  # [1, N, d]
+    acts = torch.as_tensor(actions)  # [C]
+    C = acts.shape[0]
+    nxt = model.step_tokens(tok.expand(C, -1, -1), types[acts], targets[acts], rel.unsqueeze(0))
+    return np.asarray(action_cost, dtype=float) + model.heads.value(nxt).double().numpy()
+
+
+def model_scores(
+    model: ControlModel, graph: ServiceGraph, sets: Sequence[BranchSet]
+) -> list[np.ndarray]:
+    """:func:`q_values` of each set's candidates. Returns one [C] array per set."""
     model.eval()
-    out = []
-    for b in sets:
-        x = featurize(graph, b.state)[0].unsqueeze(0)  # [1, N, F]
-        tok = encode_states(model, rel, x).services  # [1, N, d]
-        acts = torch.as_tensor(b.actions)  # [C]
-        C = acts.shape[0]
-        nxt = model.step_tokens(tok.expand(C, -1, -1), types[acts], targets[acts], rel.unsqueeze(0))
-        out.append(b.action_cost + model.heads.value(nxt).double().numpy())
-    return out
+    return [q_values(model, graph, b.state, b.actions, b.action_cost) for b in sets]
 
 
 def _runbook_pick(graph: ServiceGraph, b: BranchSet) -> int:
@@ -153,3 +174,51 @@ def exam(
         "by_fault": {f: summary(d) for f, d in sorted(rows.items())},
         "tol": tol,
     }
+
+
+#: Thresholds :func:`calibrate_min_improvement` tries, in violation-steps.
+THRESHOLDS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
+
+
+def deviation_gains(
+    graph: ServiceGraph, sets: Sequence[BranchSet], scores: Sequence[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """At each set where the model's pick (lowest score) is not the runbook's: the predicted
+    gain ``score[runbook] - score[pick]`` and the true gain ``q[runbook] - q[pick]``. -> [M], [M]"""
+    pred, true = [], []
+    for b, s in zip(sets, scores, strict=True):
+        s = np.asarray(s)
+        pick, rb = int(np.argmin(s)), _runbook_pick(graph, b)
+        if pick != rb:
+            pred.append(float(s[rb] - s[pick]))
+            true.append(float(b.q[rb] - b.q[pick]))
+    return np.asarray(pred), np.asarray(true)
+
+
+def calibrate_min_improvement(
+    predicted: np.ndarray,
+    true: np.ndarray,
+    *,
+    precision: float = 0.75,
+    min_support: int = 5,
+    tol: float = 0.05,
+    grid: Sequence[float] = THRESHOLDS,
+) -> tuple[float, list[dict[str, float]]]:
+    """The smallest threshold of ``grid`` at which the model's deviations are right often enough.
+
+    ``predicted``, ``true``: :func:`deviation_gains` of held-out sets. A threshold tau keeps the
+    deviations whose predicted gain is at least tau; it qualifies when at least ``min_support``
+    are kept and a share ``precision`` of them are truly better by more than ``tol``. Returns
+    (tau, one row per grid value: tau, kept, precision, mean true gain); the largest grid value
+    when none qualifies.
+    """
+    table, chosen = [], None
+    for tau in grid:
+        kept = predicted >= tau
+        n = int(kept.sum())
+        share = float(np.mean(true[kept] > tol)) if n else float("nan")
+        table.append({"tau": float(tau), "kept": n, "precision": round(share, 4),
+                      "mean_true_gain": round(float(true[kept].mean()), 4) if n else float("nan")})  # fmt: skip
+        if chosen is None and n >= min_support and share >= precision:
+            chosen = float(tau)
+    return (chosen if chosen is not None else float(grid[-1])), table

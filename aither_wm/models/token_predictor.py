@@ -2,12 +2,13 @@
 
 The pooled latent z mixes every service into one vector, and a linear probe on it cannot tell
 which service is faulty (docs/results.md); the encoder's per-service tokens can. This predictor
-works on them: the action is injected at its TARGET's token (a learned embedding of its type,
-added to the token and to that token's AdaLN conditioning; every token also gets a global
-embedding of the type, so the mesh "knows" something was done), then relation-biased attention
+works on them: the action is injected at its TARGET's token only (a learned embedding of its
+type, added to the token and to that token's AdaLN conditioning), then relation-biased attention
 blocks (the encoder's :class:`~aither_wm.models.encoder.RelationBlock`) carry the effect along the
 dependency graph. Restarting a symptomatic caller and restarting the dead cache it calls are two
-different inputs, on two different tokens.
+different inputs, on two different tokens. (An embedding of the type on EVERY token was tried: it
+lets the model learn each type's average effect regardless of the state, a shortcut; the exam's
+regret was higher with it, docs/results.md.)
 
 The output layer starts at zero, so an untrained predictor is the "nothing changes" baseline.
 
@@ -43,7 +44,6 @@ class ServiceTokenPredictor(nn.Module):
             mlp_ratio=cfg.mlp_ratio, embed_dim=d_model,
         )  # fmt: skip
         self.at_target = nn.Embedding(num_types, d_model)
-        self.everywhere = nn.Embedding(num_types, d_model)
         self.blocks = nn.ModuleList(RelationBlock(block_cfg) for _ in range(cfg.num_layers))
         self.out_norm = nn.LayerNorm(d_model)
         self.out = nn.Linear(d_model, d_model)
@@ -70,10 +70,7 @@ class ServiceTokenPredictor(nn.Module):
         if rel.dim() != 3 or rel.shape[-2:] != (N, N):
             raise ShapeError(f"rel must be [B or 1, {N}, {N}], got {tuple(rel.shape)}")
         hit = torch.arange(N, device=tokens.device)[None, :] == target_ids[:, None]  # [B, N]
-        cond = (
-            self.everywhere(type_ids)[:, None, :]
-            + hit[..., None].to(tokens.dtype) * self.at_target(type_ids)[:, None, :]
-        )  # [B, N, d]
+        cond = hit[..., None].to(tokens.dtype) * self.at_target(type_ids)[:, None, :]  # [B, N, d]
         rel = rel.expand(B, N, N)  # [B, N, N] view
         pad = tokens.new_zeros(B, 1, 1, N)  # [B, 1, 1, N]: no padding
         h = tokens + cond  # [B, N, d]

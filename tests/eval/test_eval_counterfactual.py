@@ -1,10 +1,13 @@
 """Counterfactual branches on simulator clones, and the decision exam scored on them."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from aither_wm.control.policies import ReactivePolicy
 from aither_wm.eval.counterfactual import branch_candidates, branch_episodes, branch_state
-from aither_wm.eval.decisions import exam, spearman
+from aither_wm.eval.decisions import calibrate_min_improvement, deviation_gains, exam, spearman
 from aither_wm.eval.episodes import Scenario
 from aither_wm.graph.actions import ActionSpace
 from aither_wm.graph.state import Action, ActionType
@@ -76,3 +79,36 @@ def test_spearman_known_values():
     assert spearman(np.array([1, 2, 3]), np.array([10, 20, 30])) == pytest.approx(1.0)
     assert spearman(np.array([1, 2, 3]), np.array([3, 2, 1])) == pytest.approx(-1.0)
     assert np.isnan(spearman(np.array([1, 1, 1]), np.array([1, 2, 3])))
+
+
+def test_waiting_costs_more_when_nothing_follows_than_when_the_runbook_does(boutique):
+    sim = faulted_sim(boutique)
+    fix = ActionSpace(boutique).index(Action(type=ActionType.restart, target="redis-cart"))
+    best_of = branch_state(sim, [0, fix], horizon=8)
+    wait_only = branch_state(sim, [0, fix], horizon=8, bases=(None,))
+    assert np.all(wait_only.q >= best_of.q - 1e-9)  # the min over more continuations is lower
+    # nothing fixes the dead cache after a no-op: waiting costs several more steps
+    assert wait_only.q[0] - wait_only.q[1] > best_of.q[0] - best_of.q[1] + 2.0
+
+
+def test_the_deviation_threshold_follows_whether_deviations_are_right(boutique):
+    sim = faulted_sim(boutique)
+    b = branch_state(sim, branch_candidates(sim, np.random.default_rng(1)), horizon=6)
+    runbook = ReactivePolicy().decide(boutique, b.state)
+    rb = int(np.flatnonzero(b.actions == ActionSpace(boutique).index(runbook))[0])
+    other = 1 if rb != 1 else 2
+    q = b.q.copy()
+    q[other] = q[rb] - 2.0  # a candidate truly 2 steps better than the runbook's
+    b = dataclasses.replace(b, q=q)
+    tau, table = calibrate_min_improvement(*deviation_gains(boutique, [b], [q]), min_support=1)
+    assert tau == 0.0 and table[0] == {
+        "tau": 0.0,
+        "kept": 1,
+        "precision": 1.0,
+        "mean_true_gain": 2.0,
+    }
+    assert table[-2]["kept"] == 0  # predicted gain 2: not kept at tau 3
+    wrong = np.zeros_like(q)
+    wrong[rb], wrong[int(np.argmax(q))] = 10.0, -10.0  # deviates to the worst candidate
+    tau, table = calibrate_min_improvement(*deviation_gains(boutique, [b], [wrong]), min_support=1)
+    assert tau == 4.0 and table[0]["precision"] == 0.0 and table[-1]["kept"] == 1
