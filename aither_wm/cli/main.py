@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "simulate",
     "train",
     "plan",
+    "state",
     "run",
     "bench",
     "tune",

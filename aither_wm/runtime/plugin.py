@@ -4,6 +4,7 @@ twins). docs/host.md is the guide; ``examples/host_policy.py`` runs it::
 
     plugin = AitherPlugin(PluginConfig(graph="online-boutique"))
     plugin.start()                       # Ray (embedded, or RAY_ADDRESS) and the named actors
+    plugin.train(transitions, steps=200) # optional: learn from logged transitions, publish
     decision = plugin.decide(state)      # both planners' plans, the pick and why, the guard
     reply = plugin.plan(state, planner="mcts")   # one planner's plan, nothing guarded
     plugin.stop()                        # kill the actors it started, shut down a Ray it started
@@ -26,7 +27,7 @@ import contextlib
 import logging
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from aither_wm.control.executor import Executor, RecordingExecutor
 from aither_wm.control.planners import PlanReply, PlanRequest, graph_to_dict
 from aither_wm.errors import AitherError, PlanningError, StateError, one_line
 from aither_wm.graph.schema import ServiceGraph, load_graph
-from aither_wm.graph.state import MeshState, parse_state
+from aither_wm.graph.state import MeshState, Transition, nominal_service_state, parse_state
 from aither_wm.runtime.actors import (
     ActorDispatcher,
     actor_name,
@@ -211,13 +212,24 @@ class AitherPlugin:
         return self.names()
 
     def wait_ready(self, timeout_s: float) -> None:
-        """Wait until every actor answers ``health()``; name those that do not.
+        """Wait until every actor answers ``health()`` and every planner has planned once (a
+        nominal state: the first plan of a fresh actor builds its caches, which would otherwise
+        miss the first decision's deadline); name the actors that do not.
 
         Raises:
             AitherError: an actor failed in its constructor, or was not scheduled in time (the
                 message gives Ray's free CPUs and the actors' reservations).
         """
+        deadline = time.monotonic() + timeout_s
         res = gather({n: h.health.remote() for n, h in self._actors().items()}, timeout_s)
+        if all(s == "ok" for s, _ in res.values()):
+            g = self.graph
+            nominal = MeshState(
+                graph=g.name, services={s: nominal_service_state() for s in g.services}
+            )
+            warm = PlanRequest(state=nominal, seed=0, reset=True)
+            refs = {f"planner.{n}": h.plan.remote(warm) for n, h in self.planners.items()}
+            res = gather(refs, max(1.0, deadline - time.monotonic()))
         bad = {n: (s, v) for n, (s, v) in res.items() if s != "ok"}
         if not bad:
             return
@@ -313,6 +325,33 @@ class AitherPlugin:
         self.stop()
 
     # what a remediation policy calls -----------------------------------------------------------
+
+    def train(
+        self,
+        transitions: Iterable[Transition | Mapping[str, Any]] = (),
+        *,
+        steps: int | None = None,
+        timeout_s: float | None = None,
+    ) -> dict[str, Any]:
+        """Send ``transitions`` to the trainer, train ``steps`` (default: ``train.steps``), and
+        make every planner use the result; returns the trainer's summary (``version``,
+        ``published``, ``gate``, ...). A run the regression gate rejects keeps the old weights.
+
+        Raises:
+            AitherError: the trainer refused the data (too few transitions, another graph).
+        """
+        if not self.is_started:
+            self.start()
+        try:
+            batch = list(transitions)
+            if batch:
+                ray.get(self.trainer.ingest.remote(batch), timeout=timeout_s)
+            result: dict[str, Any] = ray.get(self.trainer.train.remote(steps), timeout=timeout_s)
+        except ray.exceptions.RayTaskError as e:
+            raise AitherError(f"training failed: {one_line(e)}") from None
+        result.pop("history", None)
+        self.sync_weights()
+        return result
 
     def state(self, state: MeshState | Mapping[str, Any]) -> MeshState:
         """``state`` as a MeshState of this plugin's graph (a dict is the JSON state format).
