@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import signal
 import threading
 import time
@@ -368,15 +369,21 @@ class AutohealService:
 
 
 def _cause(e: BaseException) -> str:
-    """The root error of a Ray error, on one line (an actor's constructor error included)."""
+    """The root error of a Ray error on one line: the wrapped exception when Ray kept it, else
+    the last ``SomeError: message`` of the remote traceback and what follows it (an actor's
+    constructor error arrives as text only)."""
     cause = getattr(e, "cause", None)
     if isinstance(cause, BaseException):
         return _cause(cause)
-    text = one_line(e)
-    marker = "raised in its creation task"
-    if marker in text:
-        text = text.split(marker, 1)[1].lstrip(":; ")
-    return text[:300]
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    starts = [i for i, x in enumerate(lines) if re.match(r"^[\w.]+(Error|Exception): ", x)]
+    if starts:
+        lines = lines[starts[-1] :]
+        head, _, rest = lines[0].partition(": ")
+        lines[0] = f"{head.rsplit('.', 1)[-1]}: {rest}"  # pydantic_core._pydantic_core.X -> X
+    keep = [x for x in lines if not x.startswith("For further information")]
+    return "; ".join(keep)[:300]
 
 
 def _controller_config(cfg: ServiceConfig) -> ControllerConfig:
