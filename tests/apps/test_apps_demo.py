@@ -11,14 +11,15 @@ from aither_wm.train import load_checkpoint
 
 
 @pytest.mark.slow
-def test_demo_quick_end_to_end(tmp_path):
+def test_demo_quick_end_to_end(tmp_path, monkeypatch):
     if ray.is_initialized():
         ray.shutdown()
+    monkeypatch.chdir(tmp_path)  # outside the clone: the graph is found by its shipped name
     phases = []
     report = run_demo(
         tmp_path,
         quick=True,
-        graph_path="graphs/online-boutique.json",
+        graph_path="online-boutique",
         seed=0,
         progress=lambda phase, info: phases.append(phase),
     )
