@@ -258,7 +258,7 @@ class AutohealService:
         # An unfinished training run is abandoned: its checkpoint write is atomic, so the file on
         # disk stays the previous good one.
         self.summary["training_in_progress_at_exit"] = self._train_ref is not None
-        self.summary["health"] = self.plugin.health()
+        self.summary["health"] = self.plugin.health(timeout_s=30.0)
         self.summary["seconds"] = round(time.monotonic() - self._started, 3)
         self.say(self.summary_line())
         return self.summary
