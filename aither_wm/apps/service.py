@@ -48,10 +48,12 @@ from aither_wm.runtime.validate import validate_service_config
 
 __all__ = [
     "AutohealService",
+    "Every",
     "ServiceConfig",
     "decision_line",
     "load_service_config",
     "run_service",
+    "training_line",
 ]
 
 #: Consecutive failed ticks (controller actor restarting, its node lost) before the service
@@ -65,6 +67,34 @@ log = logging.getLogger(__name__)
 
 #: Receives each decision's audit record (``on_decision``), e.g. a test waiting for an event.
 DecisionHook = Callable[[dict[str, Any]], None]
+
+
+class Every:
+    """True at most once per ``interval_s`` (the first call included): a throttle for progress
+    lines polled from actors, so a long training shows one line per interval, not per step.
+
+    Args:
+        interval_s: seconds between two True answers.
+        clock: monotonic seconds (injected in tests).
+    """
+
+    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s, self.clock = interval_s, clock
+        self._last: float | None = None
+
+    def __call__(self) -> bool:
+        now = self.clock()
+        if self._last is not None and now - self._last < self.interval_s:
+            return False
+        self._last = now
+        return True
+
+
+def training_line(progress: dict[str, Any]) -> str:
+    """The trainer's ``progress()`` as one line: ``training: step 120/600, loss 0.0123``."""
+    loss = progress.get("loss")
+    text = f"training: step {progress.get('step', 0)}/{progress.get('total', 0)}"
+    return text + (f", loss {loss:.4g}" if isinstance(loss, float) else "")
 
 
 def run_service(
@@ -169,6 +199,7 @@ class AutohealService:
         self._last_error: tuple[str, int] = ("", 0)
         self._need = config.min_transitions
         self._started = time.monotonic()
+        self._progress_due = Every(config.progress_every_s)
 
     def start(self) -> None:
         """Start the plugin's actors and the controller actor; wait until the controller runs.
@@ -252,6 +283,7 @@ class AutohealService:
                 continue
             self.collect_training()
             self.start_training_if_due()
+            self.report_training()
             if cfg.max_ticks is not None and self.summary["ticks"] >= cfg.max_ticks:
                 break
             self.stop.wait(max(0.0, cfg.interval_s - (time.monotonic() - t0)))
@@ -320,6 +352,16 @@ class AutohealService:
             raise AitherError(
                 f"service stopped: the same error on {same} ticks in a row: {_cause(e)}"
             ) from None
+
+    def report_training(self) -> None:
+        """While a training run is on, one progress line per ``progress_every_s`` (read from
+        the trainer's ``control`` group; the trainer itself prints nothing)."""
+        if self._train_ref is None or not self.config.progress_every_s or not self._progress_due():
+            return
+        with contextlib.suppress(ray.exceptions.RayError):  # a restarting trainer: next time
+            p = ray.get(self.plugin.trainer.progress.remote(), timeout=5)
+            if p.get("phase") == "training":
+                self.say(training_line(p))
 
     def collect_training(self) -> None:
         """Record a finished training run (a failed one keeps the previous weights)."""

@@ -133,8 +133,8 @@ class Registry:
             allow: when given, only entry points with these names (or from distributions with
                 these names) are loaded; the others are reported as refused.
 
-        Each failure is reported in the result, warned with :class:`PluginWarning` and logged;
-        it never stops the other plugins from loading.
+        Each failure is reported in the result and warned with :class:`PluginWarning`; it never
+        stops the other plugins from loading.
         """
         report = DiscoveryReport()
         for ep in _entry_points(group):
@@ -158,9 +158,12 @@ class Registry:
         return report
 
     def _fail(self, report: DiscoveryReport, name: str, reason: str) -> None:
+        """Record and warn once: a :class:`PluginWarning` (Python shows each distinct one once
+        per process; the command line prints it on one line), logged only at DEBUG so that it
+        is not printed twice."""
         report.failed[name] = reason
         msg = f"aither-wm plugin {name!r} skipped: {reason}"
-        log.warning(msg)
+        log.debug(msg)
         warnings.warn(msg, PluginWarning, stacklevel=3)
 
     # --- lookup ---------------------------------------------------------------------------

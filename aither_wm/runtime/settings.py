@@ -97,6 +97,8 @@ class ServiceConfig(FrozenConfig):
     report_every: int = Field(default=1, ge=0)
     """Print one line on stderr every this many decisions (0: none; the banner, training runs
     and the summary on exit are always printed)."""
+    progress_every_s: float = Field(default=10.0, ge=0.0)
+    """While the trainer trains, print its progress once per this many seconds (0: never)."""
     plugin_allow: tuple[str, ...] | None = None
     """Only these entry-point plugins may be loaded (None: every installed one)."""
 

@@ -294,8 +294,16 @@ def test_run_service_acts_only_when_told(tmp_path):
             },
         },
     )
-    summary = run_service(path)
+    lines = []
+    summary = run_service(path, say=lines.append)
     assert summary["dry_run"] is False and summary["executed"] >= 1
+    # what `aither-wm run` prints: a banner, one line per decision, a summary on exit
+    assert lines[0].startswith("aither-wm run: online-boutique (11 services), planners cem (cem)")
+    assert "ACTING" in lines[0] and "2 planners x 0.5 CPU" in lines[0]
+    steps = [x for x in lines if x.startswith("step ")]
+    assert len(steps) == 25 and steps[0].startswith("step 0: fallback -> ")
+    assert " | cem " in steps[-1] and "mcts" in steps[-1] and steps[-1].endswith(" ms")
+    assert lines[-1].startswith("aither-wm run: stopped after 25 decisions")
 
 
 def test_service_config_errors_are_one_line(tmp_path):

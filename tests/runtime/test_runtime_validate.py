@@ -177,7 +177,7 @@ def test_a_service_that_cannot_make_progress_stops_with_the_reason(tmp_path, ray
             "options": {"sim": {"no_such_setting": 1}},  # fails in the controller's constructor
         }
         with pytest.raises(
-            AitherError, match="the controller actor cannot start: .*no_such_setting"
+            AitherError, match=r"the controller actor cannot start: .*no_such_setting"
         ):
             run_service(config=ServiceConfig.model_validate(bad_option), say=lines.append)
     finally:
