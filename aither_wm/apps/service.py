@@ -267,7 +267,8 @@ class AutohealService:
                 f"{res.describe() if res else '?'}",
                 f"  state source {cfg.state_source.name}; a decision every {cfg.interval_s:g} s; "
                 f"model {model}; {first}",
-                f"  audit {cfg.audit_log}; transitions {cfg.transitions_log}",
+                f"  audit {cfg.audit_log}; transitions {cfg.transitions_log}; metrics "
+                f"{info.get('metrics_url') or 'on the Ray nodes (ray_aither_*)'}",
             ]
         )
 

@@ -38,6 +38,7 @@ import torch
 from aither_wm.control.planners import PlannerService, PlanReply, PlanRequest
 from aither_wm.runtime.dispatch import ActorDispatcher, TrainerFeed, gather
 from aither_wm.runtime.host import RuntimeConfig
+from aither_wm.runtime.metrics import record_decision, record_training
 from aither_wm.runtime.resources import FULL_CPUS
 from aither_wm.runtime.services import EncoderService, TrainerService, TrainerSettings
 from aither_wm.runtime.weights import WeightPuller
@@ -100,7 +101,9 @@ class TrainerActor:
         seed: int | None = None,
         overrides: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return self.svc.train(steps, seed=seed, overrides=overrides)
+        summary = self.svc.train(steps, seed=seed, overrides=overrides)
+        record_training(summary)
+        return summary
 
     @ray.method(concurrency_group="control")
     def latest(self) -> tuple[int, list[Any]]:
@@ -271,11 +274,17 @@ class ControllerActor:
         """Observe, decide, act (unless dry-run), log; returns the decision record ({"gated": True}
         when an anomaly gate kept the planners asleep)."""
         decision = self.loop.tick()
-        return decision.to_record() if decision is not None else {"gated": True}
+        if decision is None:
+            return {"gated": True}
+        record = decision.to_record()
+        record_decision(record)
+        return record
 
     def decide(self, state: Any) -> dict[str, Any]:
         """Decide for a state the host observed itself (no state source involved)."""
-        return self.loop.controller.decide(state).to_record()
+        record = self.loop.controller.decide(state).to_record()
+        record_decision(record)
+        return record
 
     def flush(self) -> int:
         """Send buffered transitions to the trainer now (and resend batches the trainer missed

@@ -126,6 +126,7 @@ class RayHost:
         self.info["is_fixed_size"] = mode == "embedded" or (
             mode == "existing" and not self.address and self.info["nodes"] == 1
         )
+        self.info["metrics_url"] = _metrics_url()
         log.info("ray %s: %s", mode, self.info)
         return self.info
 
@@ -141,6 +142,17 @@ class RayHost:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _metrics_url() -> str | None:
+    """This node's Prometheus endpoint (application metrics: ``aither_wm.runtime.metrics``),
+    or None when Ray does not say (a client connection)."""
+    try:
+        node = ray._private.worker._global_node  # no public accessor in Ray 2.60
+        port = node.metrics_export_port if node is not None else None
+    except Exception:
+        return None
+    return f"http://{node.node_ip_address}:{port}/metrics" if port else None
 
 
 def _visible_gpus() -> int:

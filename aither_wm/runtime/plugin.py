@@ -49,6 +49,7 @@ from aither_wm.runtime.actors import (
     start_trainer,
 )
 from aither_wm.runtime.host import RayHost
+from aither_wm.runtime.metrics import record_decision
 from aither_wm.runtime.resources import ActorResources, check_schedulable, derive_resources
 from aither_wm.runtime.services import TrainerSettings
 from aither_wm.runtime.settings import (
@@ -388,7 +389,10 @@ class AitherPlugin:
         planner's status and plan), ``chosen`` and ``reason``, ``action``, ``verdict``,
         ``executed``, ``agreement``, ``latency_ms``; ``to_record()`` gives it as JSON.
         """
-        return self.controller().decide(self.state(state))
+        decision = self.controller().decide(self.state(state))
+        if not decision.duplicate:
+            record_decision(decision.to_record())
+        return decision
 
     async def decide_async(self, state: MeshState | Mapping[str, Any]) -> ControlDecision:
         """:meth:`decide` without blocking the event loop (it runs in a worker thread)."""

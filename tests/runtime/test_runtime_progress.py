@@ -55,15 +55,28 @@ def test_one_bar_at_a_time_and_notes_never_run_into_it():
     assert "[t] note: mode=embedded\n" in out.getvalue()
 
 
-def test_a_skipped_plugin_is_warned_once_and_not_logged_twice(caplog):
-    reg = Registry()
-    with caplog.at_level(logging.INFO), pytest.warns(PluginWarning, match="allowlist"):
-        reg.discover(allow={"nobody"})
+class _BrokenEntryPoint:
+    name, value, dist = "brokenplug", "brokenplug:plugin", None
+
+    def load(self):
+        raise ImportError("needs a library that is not installed")
+
+
+def test_a_broken_plugin_is_warned_once_and_not_logged_twice(caplog, monkeypatch):
+    import aither_wm.registry.core as core
+
+    monkeypatch.setattr(core, "_entry_points", lambda group: [_BrokenEntryPoint()])
+    with caplog.at_level(logging.INFO), pytest.warns(PluginWarning, match="brokenplug"):
+        Registry().discover()
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     text = _one_line_warning(PluginWarning("aither-wm plugin 'x' skipped: y"), PluginWarning)
     assert text == "aither-wm: PluginWarning: aither-wm plugin 'x' skipped: y\n"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         for _ in range(3):
-            Registry().discover(allow={"nobody"})
-    assert len({str(w.message) for w in caught}) == len(caught)  # each distinct warning once
+            Registry().discover()
+    assert len(caught) == 1  # the same warning, three discoveries: shown once
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PluginWarning)
+        report = Registry().discover(allow={"nobody"})  # left out by choice: no warning
+    assert "allowlist" in report.failed["brokenplug"]
