@@ -45,6 +45,7 @@ from aither_wm.graph.schema import ServiceGraph, load_graph
 from aither_wm.graph.state import Transition
 from aither_wm.progress import Progress, TqdmProgress
 from aither_wm.runtime.host import RuntimeConfig
+from aither_wm.runtime.metrics import record_decision
 from aither_wm.runtime.plugin import AitherPlugin, PlannerSpec, PluginConfig
 from aither_wm.wait import wait_until
 
@@ -276,7 +277,10 @@ def _play_episodes(
                 controllers[mode].reset_episode()
                 policy = controller_policy(controllers[mode], slots[mode], sim, decisions[mode])
             scenario = Scenario(fault, ep_seeds[e], mesh_seed, s.episode_steps, s.onset_step)
+            before = len(decisions[mode])
             ep = play(sim, scenario, policy)
+            for d in decisions[mode][before:]:  # Ray's metrics endpoint shows them as they come
+                record_decision(d.to_record())
             score = score_episode(
                 ep.slo,
                 step_seconds=sim.config.step_seconds,

@@ -49,6 +49,8 @@ def test_demo_quick_end_to_end(tmp_path, monkeypatch):
     assert len(audit) == report["agreement"]["decisions"]
     assert report["wall_s"] > 0, report["timings_s"]  # a benchmark figure, not a test
     assert "SLO-viol" in report["summary_text"]
+    assert "baseline: the reactive runbook" in report["summary_text"]  # the legend
+    assert "harmful: actions that made the fault worse" in report["summary_text"]
     md = (tmp_path / "report.md").read_text()
     assert "| fault | target | cem | mcts | autoheal | baseline |" in md
     assert "![planner_latency.png](planner_latency.png)" in md
