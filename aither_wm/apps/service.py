@@ -136,6 +136,14 @@ def run_service(
             signal.signal(sig, handler)
 
 
+def _plan_text(name: str, plan: dict[str, Any]) -> str:
+    if plan["status"] == "ok" and "cost" in plan:
+        return f"{name} {plan['cost']:.3g}"
+    if "older than min_weights_version" in (plan.get("error") or ""):
+        return f"{name} untrained"  # a valid answer from weights the service does not act on
+    return f"{name} {plan['status']}"
+
+
 def decision_line(record: dict[str, Any]) -> str:
     """One decision as one line: step, who decided what and why, the guard, each planner's
     predicted cost (or status), the latency."""
@@ -143,15 +151,13 @@ def decision_line(record: dict[str, Any]) -> str:
     what = action["type"] + (f"({action['target']})" if action.get("target") else "")
     guard = record["guard"]
     verdict = "ok" if guard["allowed"] else "refused: " + "; ".join(guard["reasons"])[:60]
-    plans = [
-        f"{name} {p['cost']:.3g}"
-        if p["status"] == "ok" and "cost" in p
-        else f"{name} {p['status']}"
-        for name, p in record["plans"].items()
-    ]
+    plans = [_plan_text(n, p) for n, p in record["plans"].items()]
+    reason = record["reason"]
+    if record["chosen"] == "fallback" and plans and all(x.endswith(" untrained") for x in plans):
+        reason = "runbook: no trained model yet"
     done = "executed" if record["executed"] else ("dry-run" if record["dry_run"] else "not run")
     return (
-        f"step {record['step']}: {record['chosen']} -> {what} ({record['reason'][:70]}); "
+        f"step {record['step']}: {record['chosen']} -> {what} ({reason[:70]}); "
         f"guard {verdict}; {done} | {', '.join(plans)} | {record['latency_ms']:.0f} ms"
     )
 

@@ -43,6 +43,22 @@ def test_training_and_decision_lines():
         "step 7: mcts -> restart(cartservice) (lowest predicted cost); guard refused: "
         "cooldown: cartservice acted 2 steps ago; dry-run | cem timeout, mcts 1.23 | 42 ms"
     )
+    old = {
+        "status": "error",
+        "error": "invalid plan: weights v0 are older than min_weights_version 1",
+    }
+    untrained = {
+        **record,
+        "chosen": "fallback",
+        "action": {"type": "noop", "target": None},
+        "reason": "no valid plan (...): rule-based fallback",
+        "guard": {"allowed": True, "reasons": []},
+        "plans": {"cem": old, "mcts": old},
+    }
+    assert decision_line(untrained) == (
+        "step 7: fallback -> noop (runbook: no trained model yet); guard ok; dry-run | "
+        "cem untrained, mcts untrained | 42 ms"
+    )
 
 
 def test_one_bar_at_a_time_and_notes_never_run_into_it():
