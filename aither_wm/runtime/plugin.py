@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 import warnings
 from collections.abc import Iterable, Mapping
@@ -68,8 +67,6 @@ __all__ = [
     "ServiceConfig",
     "load_service_config",
 ]
-
-log = logging.getLogger(__name__)
 
 
 class AitherPlugin:
@@ -169,6 +166,14 @@ class AitherPlugin:
         if self._model_config is None:
             self.validate()
         info = self.setup()
+        try:
+            self._start_actors(info)
+        except BaseException:
+            self.stop()  # nothing half-started is left behind (nor a Ray this object started)
+            raise
+        return self.names()
+
+    def _start_actors(self, info: Mapping[str, Any]) -> None:
         c = self.config
         res = self.derive_resources(float(info["cpus"]))
         note = check_schedulable(
@@ -178,8 +183,7 @@ class AitherPlugin:
             is_fixed_size=bool(info.get("is_fixed_size")),
         )
         if note:
-            log.warning(note)
-            warnings.warn(note, RuntimeWarning, stacklevel=2)
+            warnings.warn(note, RuntimeWarning, stacklevel=3)
         self.resources = res
         rt = c.runtime.model_copy(
             update={
@@ -210,7 +214,6 @@ class AitherPlugin:
             self.encoder = start_encoder(rt, self._model_config or {}, graphs, trainer=trainer_name)
         self.is_started = True
         self.wait_ready(c.runtime.start_timeout_s)
-        return self.names()
 
     def wait_ready(self, timeout_s: float) -> None:
         """Wait until every actor answers ``health()`` and every planner has planned once (a

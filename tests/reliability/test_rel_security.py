@@ -295,7 +295,7 @@ def test_run_is_dry_run_unless_the_config_says_otherwise(tmp_path, monkeypatch):
     real_run_service = service.run_service
     loaded = {}
     monkeypatch.setattr(
-        service, "run_service", lambda p: loaded.update(cfg=service.load_service_config(p))
+        service, "run_service", lambda p, **kw: loaded.update(cfg=service.load_service_config(p))
     )
     cfg_file = tmp_path / "svc.json"
     cfg_file.write_text(json.dumps({"controller": {"guard": {"dry_run": False}}}))
