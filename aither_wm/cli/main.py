@@ -55,7 +55,7 @@ def _one_line_warning(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``aither-wm`` with ``argv`` (default: the process's); returns the exit status."""
-    warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
+    warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
     prefix = f"aither-wm {args.command}: error:"
     try:
