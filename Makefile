@@ -17,13 +17,15 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# The live-mesh tests run a real Redis and a real Prometheus (Debian's packages).
+# The live-mesh tests run a real Redis and a real Prometheus (Debian's packages); installing
+# them needs root (`sudo make system-deps` once), see the README.
 system-deps:
 	@if ! command -v redis-server >/dev/null || ! command -v prometheus >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing redis-server and prometheus with apt-get (the live-mesh tests run them)" >&2; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server prometheus >/dev/null; \
-	  else echo "install redis-server and prometheus (e.g. sudo apt-get install redis-server prometheus)"; exit 1; fi; \
+	  else echo "the live-mesh tests need redis-server and prometheus: run 'sudo make system-deps' (apt-get) or install them, then make test again" >&2; exit 1; fi; \
 	fi
 
 test: install system-deps

@@ -44,7 +44,11 @@ def count_steps(
 
 
 class TqdmProgress:
-    """:class:`Progress` on stderr: one tqdm bar per counter, one line per note.
+    """:class:`Progress` on stderr: one tqdm bar at a time, one line per note.
+
+    A counter of a new phase closes the previous phase's bar (one bar on screen, never a stack),
+    and notes are written through ``tqdm.write`` while a bar is open, so a line never runs into
+    a bar.
 
     Use as a context manager, or call :meth:`close`, so the bars are cleared.
 
@@ -60,14 +64,19 @@ class TqdmProgress:
 
     def __call__(self, phase: str, info: Mapping[str, Any], /) -> None:
         out = self.file or sys.stderr
+        from tqdm import tqdm
+
         if "n" not in info or "total" not in info:
             note = ", ".join(f"{k}={v}" for k, v in info.items())
-            print(f"[{self.prefix}] {phase}: {note}", file=out, flush=True)
+            line = f"[{self.prefix}] {phase}: {note}"
+            if self._bars:
+                tqdm.write(line, file=out)
+            else:
+                print(line, file=out, flush=True)
             return
         bar = self._bars.get(phase)
         if bar is None:
-            from tqdm import tqdm
-
+            self.close()  # one bar at a time: the previous phase is over
             bar = self._bars[phase] = tqdm(
                 total=int(info["total"]), desc=phase, file=out, leave=False, dynamic_ncols=True
             )

@@ -13,10 +13,11 @@ __all__ = [
     "TUNE_TRIAL_STEPS",
 ]
 
-#: The graph the demo, training, planning and benches use unless told otherwise.
-DEFAULT_GRAPH = "graphs/deathstarbench-socialnetwork.json"
+#: The graph the demo, training, planning and benches use unless told otherwise (a shipped
+#: graph's name: found from any directory).
+DEFAULT_GRAPH = "deathstarbench-socialnetwork"
 #: The graph of ``aither-wm live`` unless told otherwise (11 services: quick to bring up).
-LIVE_GRAPH = "graphs/online-boutique.json"
+LIVE_GRAPH = "online-boutique"
 #: Where ``aither-wm train`` writes its checkpoint: the one ``PluginConfig.checkpoint`` names.
 DEFAULT_CHECKPOINT = "runs/world_model.pt"
 

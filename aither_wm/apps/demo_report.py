@@ -195,6 +195,16 @@ def build_report(run: DemoRun, *, out: Path | None, started: float) -> dict[str,
     return report
 
 
+#: What the report's columns and rows mean (printed under the table).
+LEGEND = (
+    "cem / mcts: the controller acting on that planner's plan; autoheal: the controller picking "
+    "the lower predicted cost of both; baseline: the reactive runbook (rules, no model).",
+    "SLO-viol. min: minutes the SLO was violated; mitigated: episodes whose SLO held again; "
+    "wrong: actions with no effect on the fault, or taken with no fault (false positive); "
+    "harmful: actions that made the fault worse (the simulator's fault -> remedy table).",
+)
+
+
 def summary_text(r: dict[str, Any]) -> str:
     """The report in a few lines: one row per controller, latencies, agreement."""
     pl, tr, a = r["planners"], r["training"], r["agreement"]
@@ -230,6 +240,15 @@ def summary_text(r: dict[str, Any]) -> str:
         f"agreement on the first action: {a['first_action_agreement']} over {a['both_answered']} "
         f"decisions ({a['agreement_when_either_acts']} when either acts)",
     ]
+    lines += ["", *LEGEND]
+    best = min(m["slo_violation_minutes"] for name, m in rows if name != "baseline")
+    if best > r["baseline"]["slo_violation_minutes"]:
+        lines.append(
+            f"The planners lost to the runbook on this run: they plan with a world model trained "
+            f"{tr['steps']} steps, whose predicted effect of an action is barely better than "
+            f"'nothing changes' (README, \"Where it falls short\"); the runbook encodes the "
+            f"fault -> remedy table directly."
+        )
     if r.get("files"):
         lines.append(f"written: {', '.join(sorted(r['files']))} in {r['files'].get('dir')}")
     return "\n".join(lines)

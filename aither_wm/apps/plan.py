@@ -3,13 +3,12 @@ model of a checkpoint, in this process."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from aither_wm.apps.state import read_state_file
 from aither_wm.control.planners import PlannerService, PlanRequest
-from aither_wm.errors import AitherError
-from aither_wm.graph import ActionSpace, parse_state
+from aither_wm.graph import ActionSpace
 from aither_wm.graph.schema import ServiceGraph
 from aither_wm.train import load_checkpoint
 
@@ -24,18 +23,15 @@ def plan_state(
     planner: str = "cem",
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Plan for the state in ``state_path`` (a MeshState as JSON) with ``planner``; returns the
+    """Plan for the state in ``state_path`` (the JSON state format: :mod:`aither_wm.apps.state`,
+    docs/host.md) with ``planner``; returns the
     reply (``PlanReply.to_dict()``) and ``action_sequence``, the plan's actions by name.
 
     Raises:
         AitherError: the state file cannot be read, or is not a state of ``graph``;
             a bad checkpoint (CheckpointError).
     """
-    try:
-        raw = json.loads(Path(state_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as e:  # ValueError covers bad UTF-8 and JSON
-        raise AitherError(f"{state_path}: cannot read state JSON ({e})") from None
-    state = parse_state(raw, graph)
+    state = read_state_file(state_path, graph)
     ck = load_checkpoint(checkpoint)
     service = PlannerService(planner, model_config=ck.model.config, graphs=[graph])
     service.load_weights(max(1, ck.version), ck.model.state_dict())

@@ -85,7 +85,12 @@ def add_graph(p: argparse.ArgumentParser, default: str | None = None) -> None:
     """``--graph FILE`` (default: :data:`~aither_wm.apps.defaults.DEFAULT_GRAPH`)."""
     from aither_wm.apps.defaults import DEFAULT_GRAPH
 
-    p.add_argument("--graph", default=default or DEFAULT_GRAPH, help="graph file (JSON)")
+    p.add_argument(
+        "--graph",
+        default=default or DEFAULT_GRAPH,
+        help="a graph file (JSON), or a shipped graph by name: online-boutique, sock-shop, "
+        "deathstarbench-socialnetwork, deathstarbench-hotelreservation",
+    )
 
 
 def add_seed(p: argparse.ArgumentParser) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from pydantic import ValidationError
@@ -21,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "simulate",
     "train",
     "plan",
+    "state",
     "run",
     "bench",
     "tune",
@@ -44,8 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], *args: object, **kwargs: object
+) -> str:
+    """Warnings on the command line: one line, no source line (each distinct one once)."""
+    return f"aither-wm: {category.__name__}: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``aither-wm`` with ``argv`` (default: the process's); returns the exit status."""
+    warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
     prefix = f"aither-wm {args.command}: error:"
     try:

@@ -22,7 +22,11 @@ def register(sub: Subparsers) -> None:
     add_seed(p)
     add_json(p)
     p.add_argument("--checkpoint", required=True, help="a world-model checkpoint")
-    p.add_argument("--state", required=True, help="mesh state JSON file")
+    p.add_argument(
+        "--state",
+        required=True,
+        help="mesh state JSON file (docs/host.md; `aither-wm state example` writes one)",
+    )
     p.add_argument("--planner", choices=("cem", "mcts", "beam"), default="cem", help="the planner")
 
 

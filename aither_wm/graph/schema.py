@@ -162,12 +162,15 @@ def graph_from_dict(data: Any, *, source: str = "<dict>") -> ServiceGraph:
 
 
 def load_graph(path: str | Path) -> ServiceGraph:
-    """Load and validate a graph file.
+    """Load and validate a graph file, or a shipped graph by name (``online-boutique``; see
+    :func:`aither_wm.graph.shipped.resolve_graph`).
 
     Raises:
         GraphError: the file is missing, not UTF-8 JSON, or malformed (the entry is named).
     """
-    p = Path(path)
+    from aither_wm.graph.shipped import resolve_graph
+
+    p = resolve_graph(path)
     try:
         raw = p.read_bytes()
     except OSError as e:

@@ -133,14 +133,17 @@ class Registry:
             allow: when given, only entry points with these names (or from distributions with
                 these names) are loaded; the others are reported as refused.
 
-        Each failure is reported in the result, warned with :class:`PluginWarning` and logged;
-        it never stops the other plugins from loading.
+        Each failure is reported in the result and warned with :class:`PluginWarning`; it never
+        stops the other plugins from loading. A plugin left out by ``allow`` is reported (and
+        logged at DEBUG), not warned about: it is the configuration's choice.
         """
         report = DiscoveryReport()
         for ep in _entry_points(group):
             dist = getattr(getattr(ep, "dist", None), "name", None)
             if allow is not None and ep.name not in allow and dist not in allow:
-                self._fail(report, ep.name, f"not in the plugin allowlist {sorted(allow)}")
+                # the configuration's own choice: reported and logged, not warned about
+                report.failed[ep.name] = f"not in the plugin allowlist {sorted(allow)}"
+                log.debug("aither-wm plugin %r skipped: %s", ep.name, report.failed[ep.name])
                 continue
             try:
                 obj = ep.load()
@@ -158,9 +161,12 @@ class Registry:
         return report
 
     def _fail(self, report: DiscoveryReport, name: str, reason: str) -> None:
+        """Record and warn once: a :class:`PluginWarning` (Python shows each distinct one once
+        per process; the command line prints it on one line), logged only at DEBUG so that it
+        is not printed twice."""
         report.failed[name] = reason
         msg = f"aither-wm plugin {name!r} skipped: {reason}"
-        log.warning(msg)
+        log.debug(msg)
         warnings.warn(msg, PluginWarning, stacklevel=3)
 
     # --- lookup ---------------------------------------------------------------------------

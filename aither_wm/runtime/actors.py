@@ -7,7 +7,8 @@ TrainerActor     runtime.services.TrainerService   named, one per namespace; pub
                                                    ``(version, [state_dict ref])``; resumes
                                                    from its checkpoint and transitions log
                                                    after a restart; GPU when given one
-PlannerActor     control.planners.PlannerService   ``num_cpus=1`` and one torch thread;
+PlannerActor     control.planners.PlannerService   one torch thread (CPUs: derived,
+                                                   ``runtime.resources``);
                                                    pulls weights when the version changes
                                                    (a background poller stages them, ``plan``
                                                    swaps them in between plans)
@@ -37,6 +38,8 @@ import torch
 from aither_wm.control.planners import PlannerService, PlanReply, PlanRequest
 from aither_wm.runtime.dispatch import ActorDispatcher, TrainerFeed, gather
 from aither_wm.runtime.host import RuntimeConfig
+from aither_wm.runtime.metrics import record_decision, record_training
+from aither_wm.runtime.resources import FULL_CPUS
 from aither_wm.runtime.services import EncoderService, TrainerService, TrainerSettings
 from aither_wm.runtime.weights import WeightPuller
 
@@ -98,7 +101,9 @@ class TrainerActor:
         seed: int | None = None,
         overrides: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return self.svc.train(steps, seed=seed, overrides=overrides)
+        summary = self.svc.train(steps, seed=seed, overrides=overrides)
+        record_training(summary)
+        return summary
 
     @ray.method(concurrency_group="control")
     def latest(self) -> tuple[int, list[Any]]:
@@ -269,11 +274,17 @@ class ControllerActor:
         """Observe, decide, act (unless dry-run), log; returns the decision record ({"gated": True}
         when an anomaly gate kept the planners asleep)."""
         decision = self.loop.tick()
-        return decision.to_record() if decision is not None else {"gated": True}
+        if decision is None:
+            return {"gated": True}
+        record = decision.to_record()
+        record_decision(record)
+        return record
 
     def decide(self, state: Any) -> dict[str, Any]:
         """Decide for a state the host observed itself (no state source involved)."""
-        return self.loop.controller.decide(state).to_record()
+        record = self.loop.controller.decide(state).to_record()
+        record_decision(record)
+        return record
 
     def flush(self) -> int:
         """Send buffered transitions to the trainer now (and resend batches the trainer missed
@@ -298,6 +309,11 @@ class ControllerActor:
         }
 
 
+def _cpus(value: float | None, role: str) -> float:
+    """A configured reservation, or the role's full size when it is unset (None)."""
+    return FULL_CPUS[role] if value is None else float(value)
+
+
 def _opts(
     name: str, namespace: str, num_cpus: float, max_restarts: int, **extra: Any
 ) -> dict[str, Any]:
@@ -315,19 +331,21 @@ def _opts(
 def start_trainer(
     rt: RuntimeConfig, settings: TrainerSettings, graphs: Sequence[Mapping[str, Any]]
 ) -> Any:
-    """Get or create the named trainer actor."""
+    """Get or create the named trainer actor (``rt.trainer_num_cpus`` None: 1 CPU; the plugin
+    passes the derived share)."""
+    cpus = _cpus(rt.trainer_num_cpus, "trainer")
     return TrainerActor.options(  # type: ignore[attr-defined]
         **_opts(
             actor_name("trainer"),
             rt.namespace,
-            rt.trainer_num_cpus,
+            cpus,
             rt.max_restarts,
             num_gpus=rt.trainer_num_gpus,
         )
     ).remote(
         settings.model_dump(mode="json"),
         list(graphs),
-        torch_threads=max(1, int(rt.trainer_num_cpus)),
+        torch_threads=max(1, int(cpus)),
     )
 
 
@@ -345,7 +363,7 @@ def start_planner(
         **_opts(
             actor_name("planner", n),
             rt.namespace,
-            rt.planner_num_cpus,
+            _cpus(rt.planner_num_cpus, "planner"),
             rt.max_restarts,
         )
     ).remote(planner, trainer=trainer, namespace=rt.namespace, name=n, **service_kwargs)
@@ -363,7 +381,7 @@ def start_encoder(
         **_opts(
             actor_name("encoder"),
             rt.namespace,
-            rt.encoder_num_cpus,
+            _cpus(rt.encoder_num_cpus, "encoder"),
             rt.max_restarts,
         )
     ).remote(dict(model_config), list(graphs), trainer=trainer, namespace=rt.namespace)

@@ -47,18 +47,23 @@ class RuntimeConfig(FrozenConfig):
     """Interface the dashboard listens on; keep it local unless behind an authenticating proxy."""
     log_to_driver: bool = True
     """Forward actor stdout/stderr to this process's stderr."""
-    trainer_num_cpus: float = Field(default=1.0, ge=0.0)
-    """CPUs reserved for the trainer actor."""
+    trainer_num_cpus: float | None = Field(default=None, ge=0.0)
+    """CPUs reserved for the trainer actor; None: derived from the CPUs Ray has (1 when every
+    actor fits, less on a small machine: ``aither_wm.runtime.resources``)."""
     trainer_num_gpus: float = Field(default=0.0, ge=0.0)
     """GPUs for the trainer actor (1 on a GPU cluster; training then runs on cuda)."""
-    planner_num_cpus: float = Field(default=1.0, ge=0.0)
-    """CPUs reserved for each planner actor (each uses one torch thread)."""
-    encoder_num_cpus: float = Field(default=0.5, ge=0.0)
-    """CPUs reserved for the encoder actor."""
+    planner_num_cpus: float | None = Field(default=None, ge=0.0)
+    """CPUs reserved for each planner actor (each uses one torch thread); None: derived (1 when
+    every actor fits, a fraction on a small machine, so every planner starts)."""
+    encoder_num_cpus: float | None = Field(default=None, ge=0.0)
+    """CPUs reserved for the encoder actor; None: derived (0.5 when every actor fits)."""
     controller_num_cpus: float = Field(default=0.0, ge=0.0)
     """CPUs reserved for the controller actor (it mostly waits on planners)."""
     max_restarts: int = Field(default=3, ge=-1)
     """Restarts of a crashed actor (-1: unlimited); the trainer resumes from its checkpoint."""
+    start_timeout_s: float = Field(default=120.0, gt=0.0)
+    """How long ``AitherPlugin.start`` waits for every actor to answer before it reports the ones
+    that did not start (not scheduled, or failing in their constructor)."""
 
 
 class RayHost:
@@ -116,6 +121,12 @@ class RayHost:
             "nodes": len([n for n in ray.nodes() if n.get("Alive")]),
             "auth_mode": auth,
         }
+        # An embedded Ray (ours, or a one-node Ray another part of this process started without
+        # an address) cannot grow: an actor that does not fit would wait forever.
+        self.info["is_fixed_size"] = mode == "embedded" or (
+            mode == "existing" and not self.address and self.info["nodes"] == 1
+        )
+        self.info["metrics_url"] = _metrics_url()
         log.info("ray %s: %s", mode, self.info)
         return self.info
 
@@ -131,6 +142,17 @@ class RayHost:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _metrics_url() -> str | None:
+    """This node's Prometheus endpoint (application metrics: ``aither_wm.runtime.metrics``),
+    or None when Ray does not say (a client connection)."""
+    try:
+        node = ray._private.worker._global_node  # no public accessor in Ray 2.60
+        port = node.metrics_export_port if node is not None else None
+    except Exception:
+        return None
+    return f"http://{node.node_ip_address}:{port}/metrics" if port else None
 
 
 def _visible_gpus() -> int:

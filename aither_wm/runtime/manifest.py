@@ -44,9 +44,14 @@ def _plugin_entry(name: str, target: str) -> dict[str, Any]:
 def build_manifest() -> dict[str, Any]:
     """The manifest as a plain dict (needs the first-party plugin packages importable)."""
     from aither_wm.runtime.host import RuntimeConfig
-    from aither_wm.runtime.plugin import ServiceConfig
+    from aither_wm.runtime.resources import FULL_CPUS
+    from aither_wm.runtime.settings import ServiceConfig
 
     rt = RuntimeConfig()
+
+    def cpus(value: float | None, full: float) -> float | str:
+        return value if value is not None else f"derived: {full:g}, less when the actors do not fit"
+
     return {
         "manifest_version": 1,
         "name": "aither-wm",
@@ -60,10 +65,14 @@ def build_manifest() -> dict[str, Any]:
             "object": "aither_wm.runtime.plugin:AitherPlugin",
             "config": "aither_wm.runtime.plugin:PluginConfig",
             "lifecycle": ["setup", "start", "health", "stop"],
+            "calls": ["decide", "decide_async", "plan", "plan_async"],
+            "guide": "docs/host.md",
             "commands": {
                 "demo": "aither-wm demo [--quick] [--out DIR]",
                 "run": "aither-wm run --config FILE",
                 "plugins": "aither-wm plugins list",
+                "plan": "aither-wm plan --checkpoint FILE --state FILE [--planner mcts]",
+                "state": "aither-wm state example --graph NAME [--out FILE]",
             },
             "ray": {
                 "embedded": "ray.init(num_cpus, object_store_memory, include_dashboard=False)",
@@ -79,7 +88,10 @@ def build_manifest() -> dict[str, Any]:
                 "name": "aither_wm.trainer",
                 "class": "aither_wm.runtime.actors:TrainerActor",
                 "count": 1,
-                "resources": {"num_cpus": rt.trainer_num_cpus, "num_gpus": rt.trainer_num_gpus},
+                "resources": {
+                    "num_cpus": cpus(rt.trainer_num_cpus, FULL_CPUS["trainer"]),
+                    "num_gpus": rt.trainer_num_gpus,
+                },
                 "max_restarts": rt.max_restarts,
                 "state": "checkpoint + transitions log (resumed on restart)",
             },
@@ -87,14 +99,17 @@ def build_manifest() -> dict[str, Any]:
                 "name": "aither_wm.planner.<name>",
                 "class": "aither_wm.runtime.actors:PlannerActor",
                 "count": "one per configured planner (default: cem, mcts)",
-                "resources": {"num_cpus": rt.planner_num_cpus, "torch_threads": 1},
+                "resources": {
+                    "num_cpus": cpus(rt.planner_num_cpus, FULL_CPUS["planner"]),
+                    "torch_threads": 1,
+                },
                 "max_restarts": rt.max_restarts,
             },
             {
                 "name": "aither_wm.encoder",
                 "class": "aither_wm.runtime.actors:EncoderActor",
                 "count": "0 or 1",
-                "resources": {"num_cpus": rt.encoder_num_cpus},
+                "resources": {"num_cpus": cpus(rt.encoder_num_cpus, FULL_CPUS["encoder"])},
                 "max_restarts": rt.max_restarts,
             },
             {

@@ -104,11 +104,35 @@ def _upgrade_config(config: Any) -> Any:
     return config
 
 
+def _check_container(p: Path) -> None:
+    """Refuse a file that is not a torch save at all (a zip archive, or a legacy pickle that
+    starts with the protocol byte 0x80) with a message naming the file, before torch.load
+    answers with its own internals."""
+    try:
+        with p.open("rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise CheckpointError(f"{p}: cannot read checkpoint ({e.strerror or e})") from None
+    if head.startswith(b"PK") or head[:1] == b"\x80":
+        return
+    if head.lstrip()[:1] in (b"{", b"["):
+        kind = "it holds JSON"
+    elif head.isascii() and head.decode("ascii").isprintable():
+        kind = "it holds text"
+    else:
+        kind = "not a torch save"
+    raise CheckpointError(
+        f"{p}: not a readable checkpoint ({kind}; a checkpoint is the .pt file that "
+        f"`aither-wm train` or `aither-wm demo --out DIR` writes)"
+    )
+
+
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Load with ``torch.load(weights_only=True)``; refuse anything else with CheckpointError."""
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"{p}: no such checkpoint file")
+    _check_container(p)
     try:
         payload = torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:

@@ -11,14 +11,15 @@ from aither_wm.train import load_checkpoint
 
 
 @pytest.mark.slow
-def test_demo_quick_end_to_end(tmp_path):
+def test_demo_quick_end_to_end(tmp_path, monkeypatch):
     if ray.is_initialized():
         ray.shutdown()
+    monkeypatch.chdir(tmp_path)  # outside the clone: the graph is found by its shipped name
     phases = []
     report = run_demo(
         tmp_path,
         quick=True,
-        graph_path="graphs/online-boutique.json",
+        graph_path="online-boutique",
         seed=0,
         progress=lambda phase, info: phases.append(phase),
     )
@@ -48,6 +49,8 @@ def test_demo_quick_end_to_end(tmp_path):
     assert len(audit) == report["agreement"]["decisions"]
     assert report["wall_s"] > 0, report["timings_s"]  # a benchmark figure, not a test
     assert "SLO-viol" in report["summary_text"]
+    assert "baseline: the reactive runbook" in report["summary_text"]  # the legend
+    assert "harmful: actions that made the fault worse" in report["summary_text"]
     md = (tmp_path / "report.md").read_text()
     assert "| fault | target | cem | mcts | autoheal | baseline |" in md
     assert "![planner_latency.png](planner_latency.png)" in md

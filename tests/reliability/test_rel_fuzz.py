@@ -396,7 +396,7 @@ def _stub_heavy_work(monkeypatch):
 
     monkeypatch.setattr(demo, "run_demo", lambda *a, **k: {"summary_text": "ok"})
     monkeypatch.setattr(
-        service, "run_service", lambda path: service.load_service_config(path) and None
+        service, "run_service", lambda path, **kw: service.load_service_config(path) and None
     )
     monkeypatch.setattr(
         tune, "tune_lambda_on_ray", lambda *a, **k: {"trials": [], "accepted": False, "pick": 0.1}
