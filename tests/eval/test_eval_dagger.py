@@ -4,14 +4,8 @@ import pickle
 
 import numpy as np
 import torch
+from eval_helpers import TINY_CONTROL
 
-from aither_wm.config import (
-    ControlModelConfig,
-    EncoderConfig,
-    PredictorConfig,
-    ProjectorConfig,
-    WorldModelConfig,
-)
 from aither_wm.control.policies import ReactivePolicy
 from aither_wm.eval.counterfactual import branch_episodes
 from aither_wm.eval.dagger import ModelBehaviour
@@ -22,22 +16,13 @@ from aither_wm.models import ControlModel
 from aither_wm.sim.faults import make_fault
 from aither_wm.sim.mesh import MeshSimulator
 
-TINY = ControlModelConfig(
-    world=WorldModelConfig(
-        encoder=EncoderConfig(d_model=16, num_layers=1, num_heads=2, embed_dim=24),
-        projector=ProjectorConfig(hidden_dim=32, latent_dim=12),
-        predictor=PredictorConfig(hidden_dim=32, num_blocks=1, action_dim=16),
-    ),
-    value_horizon=4,
-)
-
 
 def behaviour(min_improvement, p_explore=0.0):
     torch.manual_seed(0)
-    model = ControlModel(TINY)
+    model = ControlModel(TINY_CONTROL)
     for p in model.heads.parameters():  # an untrained head predicts nearly one value for all
         torch.nn.init.normal_(p, std=1.0)
-    return ModelBehaviour(TINY, model.state_dict(), min_improvement, p_explore)
+    return ModelBehaviour(TINY_CONTROL, model.state_dict(), min_improvement, p_explore)
 
 
 def faulted(graph):
