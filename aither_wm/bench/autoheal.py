@@ -2,20 +2,24 @@
 
 1. data: labelled simulator episodes on the graph (every fault type and fault-free, a
    remedy-rich behaviour policy, many meshes), seeds disjoint from the evaluation's;
-2. the planning model: the world model trained along k-step latent rollouts with a health head
-   (:mod:`aither_wm.eval.health_fit`), or a given checkpoint with a linear head fit on its frozen
-   latents;
+2. the planning model: the control model (:mod:`aither_wm.bench.control_model`: windows plus
+   counterfactual branches, service tokens, cost and value heads, calibrated deviation
+   thresholds), planned by CEM and MCTS through the autoheal controller in-process, anchored
+   on the runbook (rows ``cem_control``, ``mcts_control``);
 3. the scenarios: every fault type plus fault-free episodes, ``episodes`` each, for each of
-   ``seeds`` replicates (each its own mesh), replayed under noop, random, reactive, cem, mcts
-   (the planners through the autoheal controller in-process, the health objective) and the
-   oracle (MPC on the true simulator); with ``compare_demo`` also ``cem_demo``: the demo's
-   recipe (one-step training on the default behaviour data, goal-latent objective, horizon 3);
+   ``seeds`` replicates (each its own mesh), replayed under noop, random, reactive, the
+   planners, the oracle (MPC on the true simulator, told which services the fault acts on) and
+   ``oracle_observed`` (the same MPC choosing among actions on the services that look broken
+   and their callees: no privileged candidates);
 4. metrics per policy and per fault type with 95 % intervals over the replicates
    (:mod:`aither_wm.eval.summary`), the paired difference to reactive, a verdict;
-5. held-out generalisation: unseen fault intensities (same model), and a model trained on the
-   other shipped topologies planning on this one;
-6. world-model quality (:mod:`aither_wm.eval.quality`, plus ``bench.worldmodel``'s seen/unseen
-   fault-type table) and the collapse ablation (``bench.ablation``) on simulator data;
+5. held-out generalisation: unseen fault intensities (same model), and a control model
+   trained on the other shipped topologies (the same data budget, shared among them)
+   planning on this one;
+6. the one-step world model's seen/unseen fault-type table (``bench.worldmodel``) and the
+   collapse ablation (``bench.ablation``) on simulator data; with ``legacy``, also the rows of
+   the world model before the control model (health objective, :class:`_Legacy`) and their
+   quality tables (:mod:`aither_wm.eval.quality`);
 7. with ``out_dir``: report.json, report.md and PNG plots.
 
 Everything is seeded; planners run without deadlines (budget-limited, not time-limited), so the
@@ -81,7 +85,14 @@ UNSEEN_INTENSITY: dict[str, dict[str, float]] = {
 
 @dataclass(frozen=True)
 class AutohealSettings:
-    """Sizes of one benchmark run (see :data:`QUICK` and :data:`FULL`)."""
+    """Sizes of one benchmark run (see :data:`QUICK` and :data:`FULL`).
+
+    ``control``: the control model's recipe (rows ``cem_control``, ``mcts_control``; None: no
+    such rows). ``observed_oracle``: add ``oracle_observed``, the oracle without privileged
+    candidates. ``legacy``: add the rows of the world model before the control model (health
+    objective: ``cem``, ``mcts``; with ``compare_demo`` and ``fix_ablation`` its one-change-at-a-
+    time ablation) and their world-model quality tables.
+    """
 
     model: WorldModelConfig
     fit: HealthFitConfig
@@ -107,6 +118,8 @@ class AutohealSettings:
     ablation_steps: int = 300
     ablation_setups: tuple[str, ...] = ("sigreg", "sigreg_ema_stopgrad", "none", "vicreg")
     control: ControlRecipe | None = None
+    observed_oracle: bool = True
+    legacy: bool = False
 
 
 QUICK = AutohealSettings(
@@ -248,12 +261,15 @@ def _planners(
 
 
 def _control_planners(
-    model: ControlModel, graph: ServiceGraph, s: AutohealSettings, min_improvement: float
+    model: ControlModel,
+    graph: ServiceGraph,
+    min_improvement: float,
+    min_improvement_wait: float | None,
 ) -> list[PlannerEpisodePolicy]:
     """CEM and MCTS on the control model (value objective, horizon of ``bench decisions``),
-    through the controller with the runbook anchor (deviating by the calibrated
-    ``min_improvement``), the guard-aware mask and the failed-action penalty; rows
-    ``cem_control`` and ``mcts_control``."""
+    through the controller with the runbook anchor (deviating by the calibrated thresholds),
+    the guard-aware mask and the failed-action penalty; rows ``cem_control`` and
+    ``mcts_control``."""
     from aither_wm.bench.decisions import PLANNERS
 
     out = []
@@ -266,6 +282,7 @@ def _control_planners(
             "deadline_ms": 600_000.0,
             "min_weights_version": 1,
             "min_improvement": min_improvement,
+            "min_improvement_wait": min_improvement_wait,
             "anchor_runbook": True,
         }
         pol = PlannerEpisodePolicy(kind, svc, graph, controller=ctl)
@@ -351,23 +368,21 @@ def run_autoheal_bench(
         episodes: episodes per fault type (and fault-free) per replicate.
         quick: the small run (a few minutes on 2 cores; its numbers are a smoke test).
         out_dir: where report.json, report.md and the plots go (None: nothing written).
-        checkpoint: plan with this world model (a linear health head is fit on its frozen
-            latents) instead of training one.
+        checkpoint: the legacy rows plan with this world model (a linear health head is fit on
+            its frozen latents) instead of training one; implies the legacy rows.
         settings: sizes (default QUICK or FULL); ``seeds``/``episodes`` override them.
     """
-    from aither_wm.bench.ablation import run_ablation
-    from aither_wm.bench.worldmodel import DEFAULT_SEEN, run_worldmodel_bench
     from aither_wm.sim.faults import FAULT_NAMES
-    from aither_wm.train import TransitionDataset, load_checkpoint
-    from aither_wm.train.fit import fit
 
     started = time.perf_counter()
     s = settings or (QUICK if quick else FULL)
     s = replace(s, seeds=seeds or s.seeds, episodes=episodes or s.episodes)
+    s = replace(s, legacy=s.legacy or checkpoint is not None)
     graph = load_graph(graph_path)
     timings: dict[str, float] = {}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    policies: list[EpisodePolicy] = []
     try:
         # 1. data --------------------------------------------------------------------------------
         t = time.perf_counter()
@@ -380,31 +395,21 @@ def run_autoheal_bench(
         timings["data_s"] = time.perf_counter() - t
         _note(progress, "data", transitions=sum(len(e.transitions) for e in train_eps))
 
-        # 2. the planning model ------------------------------------------------------------------
-        t = time.perf_counter()
-        if checkpoint is not None:
-            model = load_checkpoint(checkpoint).model
-            head = _head_on_frozen(model, graph, train_eps)
-            training: dict[str, Any] = {
-                "recipe": "checkpoint + linear head on frozen latents",
-                "checkpoint": str(checkpoint),
-            }
-        else:
-            model, head, training = _train({graph: train_eps}, s, seed)
-        timings["train_s"] = time.perf_counter() - t
-        _note(progress, "train", **{k: v for k, v in training.items() if k != "final"})
+        # 2. the models --------------------------------------------------------------------------
+        training: dict[str, Any] = {}
         control_rows: list[EpisodePolicy] = []
         if s.control is not None:
             t = time.perf_counter()
-            control, training["control"] = train_control([graph], s.control, seed)
-            tau = training["control"]["calibration"].get("min_improvement", s.min_improvement)
-            control_rows = _control_planners(control, graph, s, tau)
+            control_rows, training["control"] = _control_rows([graph], graph, s.control, seed)
             timings["control_s"] = time.perf_counter() - t
-            _note(
-                progress,
-                "control model",
-                **{k: v for k, v in training["control"].items() if k != "final"},
-            )
+            _note(progress, "control model", **_brief(training["control"]))
+        legacy = None
+        if s.legacy:
+            t = time.perf_counter()
+            legacy = _Legacy.build(graph, s, seed, train_eps, checkpoint)
+            training.update(legacy.training)
+            timings["train_s"] = time.perf_counter() - t
+            _note(progress, "train", **_brief(legacy.training))
 
         # 3. the scenarios under every policy ----------------------------------------------------
         t = time.perf_counter()
@@ -413,25 +418,22 @@ def run_autoheal_bench(
             seed=seed, seeds=s.seeds, faults=faults, steps=s.episode_steps, episodes=s.episodes,
             onset_step=s.onset_step,
         )  # fmt: skip
-        planners = _planners(model, head, graph, s)
-        policies: list[EpisodePolicy] = [
+        oracles: list[EpisodePolicy] = [OraclePolicy(horizon=s.oracle_horizon)]
+        if s.observed_oracle:
+            oracles.append(
+                OraclePolicy(
+                    horizon=s.oracle_horizon, candidates="observed", name="oracle_observed"
+                )
+            )
+        planners = [*(legacy.planners if legacy else []), *control_rows]
+        policies = [
             NoopEpisodePolicy(),
             RandomEpisodePolicy(graph),
             ReactiveEpisodePolicy(graph),
             *planners,
-            *control_rows,
-            OraclePolicy(horizon=s.oracle_horizon),
+            *oracles,
+            *(legacy.extra if legacy else []),
         ]
-        extra: list[EpisodePolicy] = []
-        if s.compare_demo:
-            demo_model, demo_info = _demo_model(graph, seed)
-            training["cem_demo"] = demo_info
-            extra += _planners(demo_model, None, graph, s, suffix="_demo", kinds=("cem",))
-        if s.fix_ablation:  # one change at a time, on the bench's model
-            extra += _planners(model, None, graph, s, suffix="_goal", kinds=("cem",))
-            extra += _planners(model, head, graph, s, suffix="_noprior", kinds=("cem",), prior=0.0)
-            extra.append(OraclePolicy(horizon=3, name="oracle_h3"))
-        policies += extra
         records = _play(graph, scenarios, policies, progress, "episodes")
         timings["episodes_s"] = time.perf_counter() - t
         summary = summarize(records)
@@ -445,86 +447,41 @@ def run_autoheal_bench(
                 seed=seed + 7, seeds=s.intensity_seeds, faults=hard, steps=s.episode_steps,
                 episodes=s.episodes, onset_step=s.onset_step, params=s.intensity,
             )  # fmt: skip
-            pol_i: list[EpisodePolicy] = [NoopEpisodePolicy(), ReactiveEpisodePolicy(graph), *planners,
-                                          OraclePolicy(horizon=s.oracle_horizon)]  # fmt: skip
+            pol_i = [NoopEpisodePolicy(), ReactiveEpisodePolicy(graph), *planners, oracles[0]]
             summ_i = summarize(_play(graph, sc_i, pol_i, progress, "unseen intensity"))
             generalisation["unseen_intensity"] = {"params": s.intensity, **_public(summ_i)}
         timings["intensity_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        topo_quality = None
         if s.unseen_topology:
             others = _other_graphs(graph)
-            other_eps = {
-                g: _labelled(
-                    g,
-                    s,
-                    seed=seed + 1 + i,
-                    episodes=s.train_episodes // len(others),
-                    steps=s.train_episode_steps,
-                )
-                for i, g in enumerate(others)
-            }
-            topo_model, topo_head, topo_info = _train(other_eps, s, seed)
-            topo_planners = _planners(topo_model, topo_head, graph, s)
-            topo_records = _play(graph, scenarios, list(topo_planners), progress, "unseen topology")
             base = [r for r in records if r.policy in ("noop", "reactive", "oracle")]
+            topo_rows: list[EpisodePolicy] = []
+            topo_info: dict[str, Any] = {"graphs": sorted(g.name for g in others)}
+            if s.control is not None:
+                split = _split_recipe(s.control, len(others))
+                topo_rows, topo_info["control"] = _control_rows(others, graph, split, seed)
+            if legacy is not None:
+                topo_rows += legacy.unseen_topology(graph, others, s, seed)
+                topo_info.update(legacy.topology_training)
+            policies += topo_rows
+            topo_records = _play(graph, scenarios, topo_rows, progress, "unseen topology")
             generalisation["unseen_topology"] = {
                 "training": topo_info,
                 **_public(summarize(base + topo_records)),
             }
-            topo_quality = model_quality(
-                topo_model, topo_head, graph, train_eps, test_eps, horizon=s.fit.rollout_steps,
-                train_faults=list(FAULT_NAMES),
-            )  # fmt: skip
         timings["topology_s"] = time.perf_counter() - t
 
         # 5. world-model quality and the collapse ablation ----------------------------------------
         t = time.perf_counter()
-        objectives = {
-            "goal": lambda d: PlanObjective(goal=d.goal, action_cost=action_costs(d.type_ids)),
-            "health": lambda d: _health_objective(head, 0.0)(d, action_costs(d.type_ids)),
-            "health+prior": lambda d: _health_objective(head, s.target_prior)(
-                d, action_costs(d.type_ids)
-            ),
-        }
-        quality = {
-            "bench_model": model_quality(
-                model,
-                head,
-                graph,
-                train_eps,
-                test_eps,
-                horizon=s.fit.rollout_steps,
-                objectives=objectives,
-            )
-        }
-        if topo_quality is not None:
-            quality["unseen_topology_model"] = topo_quality
-        if s.compare_demo:  # the "before": the demo's model, its goal objective, a linear head
-            quality["demo_model"] = model_quality(
-                demo_model, _head_on_frozen(demo_model, graph, train_eps), graph, train_eps, test_eps,
-                horizon=3, objectives={"goal": objectives["goal"]},
-            )  # fmt: skip
-        wm_train = TrainConfig(steps=s.worldmodel_steps, seed=seed, batch_size=32, num_slices=64)
-        quality["one_step_recipe"] = run_worldmodel_bench(
-            Path(graph_path), seed=seed, seen=DEFAULT_SEEN, train_episodes=max(8, s.train_episodes // 5),
-            test_episodes=max(8, s.test_episodes), episode_steps=s.train_episode_steps,
-            train_config=wm_train, model_config=s.model,
-        )  # fmt: skip
+        quality = legacy.quality(graph, s, train_eps, test_eps) if legacy else {}
+        quality["one_step_recipe"] = _one_step_table(graph_path, s, seed)
         timings["quality_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        data = TransitionDataset.from_transitions(
-            [tr for e in train_eps for tr in e.transitions], {graph.name: graph}
-        )
-        ablation = run_ablation(
-            graph, data, model_config=s.model, setups=s.ablation_setups,
-            train_config=TrainConfig(steps=s.ablation_steps, seed=seed, batch_size=32, num_slices=64),
-        )  # fmt: skip
+        ablation = _collapse_ablation(graph, s, seed, train_eps)
         timings["ablation_s"] = time.perf_counter() - t
-        _ = fit  # the ablation and the one-step table use train.fit (the demo's recipe)
     finally:
         torch.set_num_threads(threads)
-        for p in locals().get("policies", []):
+        for p in policies:
             if hasattr(p, "close"):
                 p.close()
 
@@ -550,6 +507,163 @@ def run_autoheal_bench(
     if out_dir is not None:
         report["files"] = _write(Path(out_dir), report, summary, records, generalisation)
     return report
+
+
+def _brief(info: dict[str, Any]) -> dict[str, Any]:
+    """A training report without its loss breakdown (for progress lines)."""
+    return {k: v for k, v in info.items() if k != "final"}
+
+
+def _control_rows(
+    graphs: list[ServiceGraph], target: ServiceGraph, recipe: ControlRecipe, seed: int
+) -> tuple[list[EpisodePolicy], dict[str, Any]]:
+    """The control model trained on ``graphs``, as ``cem_control`` and ``mcts_control`` on
+    ``target`` with its calibrated thresholds; and its training report."""
+    model, info = train_control(graphs, recipe, seed)
+    cal = info["calibration"]
+    rows = _control_planners(
+        model, target, cal.get("min_improvement", 0.25), cal.get("min_improvement_wait")
+    )
+    return list(rows), info
+
+
+def _split_recipe(recipe: ControlRecipe, parts: int) -> ControlRecipe:
+    """``recipe`` with its episode counts shared among ``parts`` graphs (the same data budget)."""
+
+    def share(n: int) -> int:
+        return max(1, n // parts) if n else 0
+
+    return replace(
+        recipe,
+        train_episodes=share(recipe.train_episodes),
+        branch_episodes=share(recipe.branch_episodes),
+        calibration_episodes=share(recipe.calibration_episodes),
+    )
+
+
+def _one_step_table(graph_path: Path | str, s: AutohealSettings, seed: int) -> dict[str, Any]:
+    """``bench worldmodel``'s seen/unseen fault-type table with the settings' model."""
+    from aither_wm.bench.worldmodel import DEFAULT_SEEN, run_worldmodel_bench
+
+    wm_train = TrainConfig(steps=s.worldmodel_steps, seed=seed, batch_size=32, num_slices=64)
+    return run_worldmodel_bench(
+        Path(graph_path), seed=seed, seen=DEFAULT_SEEN, train_episodes=max(8, s.train_episodes // 5),
+        test_episodes=max(8, s.test_episodes), episode_steps=s.train_episode_steps,
+        train_config=wm_train, model_config=s.model,
+    )  # fmt: skip
+
+
+def _collapse_ablation(
+    graph: ServiceGraph, s: AutohealSettings, seed: int, train_eps: list[LabelledEpisode]
+) -> dict[str, Any]:
+    """``bench ablation`` (SIGReg vs EMA/stop-gradient vs nothing vs VICReg) on the bench's data."""
+    from aither_wm.bench.ablation import run_ablation
+    from aither_wm.train import TransitionDataset
+
+    data = TransitionDataset.from_transitions(
+        [tr for e in train_eps for tr in e.transitions], {graph.name: graph}
+    )
+    return run_ablation(
+        graph, data, model_config=s.model, setups=s.ablation_setups,
+        train_config=TrainConfig(steps=s.ablation_steps, seed=seed, batch_size=32, num_slices=64),
+    )  # fmt: skip
+
+
+@dataclass
+class _Legacy:
+    """The rows of the world model before the control model (``--legacy``): planners on a
+    world model trained along k-step rollouts with a health head (``cem``, ``mcts``), one
+    change at a time (``cem_demo``: the demo's recipe; ``cem_goal``: the goal-latent objective;
+    ``cem_noprior``: no target prior; ``oracle_h3``: the oracle at horizon 3), their
+    world-model quality tables and their unseen-topology rows."""
+
+    model: WorldModel
+    head: HealthHead
+    training: dict[str, Any]
+    planners: list[EpisodePolicy]
+    extra: list[EpisodePolicy]
+    demo_model: WorldModel | None = None
+    topology_model: tuple[WorldModel, HealthHead] | None = None
+    topology_training: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        graph: ServiceGraph,
+        s: AutohealSettings,
+        seed: int,
+        train_eps: list[LabelledEpisode],
+        checkpoint: Path | str | None,
+    ) -> _Legacy:
+        from aither_wm.train import load_checkpoint
+
+        if checkpoint is not None:
+            model = load_checkpoint(checkpoint).model
+            head = _head_on_frozen(model, graph, train_eps)
+            training: dict[str, Any] = {
+                "recipe": "checkpoint + linear head on frozen latents",
+                "checkpoint": str(checkpoint),
+            }
+        else:
+            model, head, training = _train({graph: train_eps}, s, seed)
+        planners: list[EpisodePolicy] = list(_planners(model, head, graph, s))
+        extra: list[EpisodePolicy] = []
+        demo_model = None
+        if s.compare_demo:
+            demo_model, training["cem_demo"] = _demo_model(graph, seed)
+            extra += _planners(demo_model, None, graph, s, suffix="_demo", kinds=("cem",))
+        if s.fix_ablation:
+            extra += _planners(model, None, graph, s, suffix="_goal", kinds=("cem",))
+            extra += _planners(model, head, graph, s, suffix="_noprior", kinds=("cem",), prior=0.0)
+            extra.append(OraclePolicy(horizon=3, name="oracle_h3"))
+        return cls(model, head, training, planners, extra, demo_model)
+
+    def unseen_topology(
+        self, graph: ServiceGraph, others: list[ServiceGraph], s: AutohealSettings, seed: int
+    ) -> list[EpisodePolicy]:
+        """Planners on ``graph`` with a model trained on ``others`` only."""
+        eps = {
+            g: _labelled(g, s, seed=seed + 1 + i, episodes=s.train_episodes // len(others),
+                         steps=s.train_episode_steps)
+            for i, g in enumerate(others)
+        }  # fmt: skip
+        model, head, info = _train(eps, s, seed)
+        self.topology_model, self.topology_training = (model, head), {"legacy": info}
+        return list(_planners(model, head, graph, s))
+
+    def quality(
+        self,
+        graph: ServiceGraph,
+        s: AutohealSettings,
+        train_eps: list[LabelledEpisode],
+        test_eps: list[LabelledEpisode],
+    ) -> dict[str, Any]:
+        from aither_wm.sim.faults import FAULT_NAMES
+
+        head, h = self.head, s.fit.rollout_steps
+        objectives = {
+            "goal": lambda d: PlanObjective(goal=d.goal, action_cost=action_costs(d.type_ids)),
+            "health": lambda d: _health_objective(head, 0.0)(d, action_costs(d.type_ids)),
+            "health+prior": lambda d: _health_objective(head, s.target_prior)(
+                d, action_costs(d.type_ids)
+            ),
+        }
+        out = {
+            "bench_model": model_quality(
+                self.model, head, graph, train_eps, test_eps, horizon=h, objectives=objectives
+            )
+        }
+        if self.topology_model is not None:
+            out["unseen_topology_model"] = model_quality(
+                *self.topology_model, graph, train_eps, test_eps, horizon=h,
+                train_faults=list(FAULT_NAMES),
+            )  # fmt: skip
+        if self.demo_model is not None:  # the "before": the demo's model, its goal objective
+            out["demo_model"] = model_quality(
+                self.demo_model, _head_on_frozen(self.demo_model, graph, train_eps), graph,
+                train_eps, test_eps, horizon=3, objectives={"goal": objectives["goal"]},
+            )  # fmt: skip
+        return out
 
 
 def _public(summary: dict[str, Any]) -> dict[str, Any]:

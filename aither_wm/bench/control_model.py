@@ -3,16 +3,18 @@
 1. labelled episodes under the remedy-rich behaviour policy (:class:`~aither_wm.eval.data.ExplorePolicy`),
    for the world model's windows;
 2. counterfactual branch sets (:mod:`aither_wm.eval.counterfactual`) on other episodes played by
-   :class:`~aither_wm.eval.counterfactual.RunbookExplore`: every second step from the fault's
-   onset, every candidate's true cost over ``value_horizon`` steps (no-op and runbook
-   continuations), in ``workers`` processes;
+   :class:`~aither_wm.eval.counterfactual.RunbookExplore`: every second step while the fault
+   is active and every ``healthy_every``-th step while none is (before the onset, after a fix),
+   every candidate's true cost over ``value_horizon`` steps, in ``workers`` processes;
 3. :func:`~aither_wm.eval.control_fit.fit_control_model`;
 4. ``dagger_rounds`` DAgger rounds (:mod:`aither_wm.eval.dagger`): branch the states the trained
    model's own anchored choices lead to, add them to the branch sets, and train on, from the
    current weights, for ``dagger_steps`` more steps;
-5. the controller's deviation threshold, calibrated on ``calibration_episodes`` held-out
-   episodes played by the runbook
-   (:func:`~aither_wm.eval.decisions.calibrate_min_improvement`).
+5. the controller's two deviation thresholds, calibrated on ``calibration_episodes`` held-out
+   episodes played by the runbook (:func:`~aither_wm.eval.decisions.calibrate_min_improvement`):
+   ``min_improvement`` on the states where the runbook acts (a different action, or waiting),
+   ``min_improvement_wait`` on those where it waits (acting where the rules see nothing wrong:
+   fault-free stretches, slow faults before the breach, a mesh recovering after a fix).
 
 Seeds: episodes ``seed``, branches ``seed + 1``, DAgger round r ``seed + 2 + r``, calibration
 ``seed + 30_000``; evaluations use ``seed + 50_000`` and up.
@@ -56,7 +58,9 @@ class ControlRecipe:
         train_episodes: labelled episodes for the windows (per graph).
         branch_episodes: episodes whose states are branched (per graph).
         episode_steps: steps per episode.
-        branch_every: branch every this many steps from a fault's onset.
+        branch_every: branch every this many steps while a fault is active.
+        healthy_every: in faulted episodes, branch every this many steps while no fault is
+            active (0: never).
         workers: processes that branch.
         dagger_rounds: DAgger rounds after the first fit.
         dagger_episodes: episodes played by the model and branched, per round (per graph).
@@ -76,6 +80,7 @@ class ControlRecipe:
     branch_episodes: int
     episode_steps: int = 40
     branch_every: int = 2
+    healthy_every: int = 0
     workers: int = 2
     dagger_rounds: int = 0
     dagger_episodes: int = 0
@@ -95,6 +100,7 @@ FULL_RECIPE = ControlRecipe(
     fit=ControlFitConfig(steps=2000, rank_weight=100.0),
     train_episodes=200,
     branch_episodes=600,
+    healthy_every=4,
     calibration_episodes=60,
 )
 QUICK_RECIPE = ControlRecipe(
@@ -103,6 +109,7 @@ QUICK_RECIPE = ControlRecipe(
     train_episodes=24,
     branch_episodes=16,
     branch_every=4,
+    healthy_every=8,
     calibration_episodes=6,
 )
 
@@ -122,6 +129,7 @@ def _branches(
         scenarios,
         behaviour=behaviour,
         every=recipe.branch_every,
+        healthy_every=recipe.healthy_every,
         horizon=recipe.model.value_horizon,
         bases=recipe.bases,
         workers=recipe.workers,
@@ -142,6 +150,29 @@ def control_data(
         ),
     )
     return eps, _branches(graph, recipe, seed + 1, recipe.branch_episodes, RunbookExplore())
+
+
+def _calibrate(
+    model: ControlModel, graphs: Sequence[ServiceGraph], recipe: ControlRecipe, seed: int
+) -> dict[str, Any]:
+    """Both deviation thresholds (see the module docstring) on held-out runbook episodes."""
+    sets = {
+        g: _branches(g, recipe, seed + 10 * i + 30_000, recipe.calibration_episodes, None)
+        for i, g in enumerate(graphs)
+    }
+    scores = {g: model_scores(model, g, b) for g, b in sets.items()}
+    out: dict[str, Any] = {"states": sum(len(b) for b in sets.values())}
+    for key, table_key, waits in (
+        ("min_improvement", "table", False),
+        ("min_improvement_wait", "table_wait", True),
+    ):
+        gains = [deviation_gains(g, sets[g], scores[g], runbook_waits=waits) for g in sets]
+        out[key], out[table_key] = calibrate_min_improvement(
+            np.concatenate([p for p, _ in gains]),
+            np.concatenate([q for _, q in gains]),
+            precision=recipe.calibration_precision,
+        )
+    return out
 
 
 def train_control(
@@ -176,19 +207,7 @@ def train_control(
         fit = recipe.fit.model_copy(update={"seed": seed + 1 + r, "steps": recipe.dagger_steps})
         rep = fit_control_model(model, episodes, branches, fit, progress=progress)
         fit_s, steps = fit_s + rep.seconds, steps + rep.steps
-    calibration: dict[str, Any] = {}
-    if recipe.calibration_episodes:
-        pred, true, states = [], [], 0
-        for i, g in enumerate(graphs):
-            sets = _branches(g, recipe, seed + 10 * i + 30_000, recipe.calibration_episodes, None)
-            p, q = deviation_gains(g, sets, model_scores(model, g, sets))
-            pred.append(p)
-            true.append(q)
-            states += len(sets)
-        tau, table = calibrate_min_improvement(
-            np.concatenate(pred), np.concatenate(true), precision=recipe.calibration_precision
-        )
-        calibration = {"min_improvement": tau, "states": states, "table": table}
+    calibration = _calibrate(model, graphs, recipe, seed) if recipe.calibration_episodes else {}
     info = {
         "recipe": "control model: windows + counterfactual branches, value over "
         f"{recipe.model.value_horizon} steps",

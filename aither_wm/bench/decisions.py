@@ -127,13 +127,18 @@ def format_decisions(r: dict[str, Any]) -> str:
             f"{cell(row['noop_hit_rate'])} | {cell(row['noop_regret'])} |"
         )
     cal = r.get("training", {}).get("calibration") or {}
-    if cal:
-        kept = next(t for t in cal["table"] if t["tau"] == cal["min_improvement"])
+    for key, table, where in (
+        ("min_improvement", "table", "where the runbook acts"),
+        ("min_improvement_wait", "table_wait", "where the runbook waits"),
+    ):
+        if key not in cal:
+            continue
+        kept = next(t for t in cal[table] if t["tau"] == cal[key])
         out += [
             "",
-            f"Calibrated min_improvement: {cal['min_improvement']:g} violation-steps (on "
-            f"{cal['states']} other held-out states, the model's deviations from the runbook "
-            f"with at least that predicted gain: {kept['kept']}, truly better in "
-            f"{cell(kept['precision'])} of them).",
+            f"Calibrated {key}: {cal[key]:g} violation-steps (on {cal['states']} other "
+            f"held-out states, the model's deviations from the runbook {where} with at least "
+            f"that predicted gain: {kept['kept']}, truly better in {cell(kept['precision'])} "
+            "of them).",
         ]
     return "\n".join(out)

@@ -69,7 +69,13 @@ class ControllerConfig(FrozenConfig):
     """Order that breaks cost ties (``lowest_cost``)."""
     min_improvement: float = Field(default=0.0, ge=0.0)
     """Act only when the chosen plan's predicted cost beats waiting (H no-ops) by this much;
-    otherwise wait. 0 trusts the planner (it already weighs no-op against acting)."""
+    otherwise wait. 0 trusts the planner (it already weighs no-op against acting). With
+    ``anchor_runbook``: the gain needed to replace the runbook's proposed action."""
+    min_improvement_wait: float | None = Field(default=None, ge=0.0)
+    """The gain over waiting needed to act where there is nothing to replace (the runbook
+    proposes no-op, or no anchor); None: ``min_improvement``. Acting where the rules see nothing
+    wrong is the riskier deviation (a fault-free mesh offers a model many chances to be wrong),
+    so it gets its own, calibrated, threshold."""
     min_weights_version: int = Field(default=0, ge=0)
     """Plans from older model weights are not used (1: never act on an untrained model)."""
     seed: int = 0
@@ -421,10 +427,8 @@ class AutohealController:
                     return name, anchor, reason, agreement
                 reason += f"; predicted gain over the runbook's {anchor} {gain:.4g}"
                 return name, action, reason, agreement
-        if (
-            action.type is not ActionType.noop
-            and reply.noop_cost - reply.cost < cfg.min_improvement
-        ):
-            reason += f"; predicted gain {reply.noop_cost - reply.cost:.4g} < min_improvement: wait"
+        wait = cfg.min_improvement if cfg.min_improvement_wait is None else cfg.min_improvement_wait
+        if action.type is not ActionType.noop and reply.noop_cost - reply.cost < wait:
+            reason += f"; predicted gain {reply.noop_cost - reply.cost:.4g} < {wait:.4g}: wait"
             action = Action.noop()
         return name, action, reason, agreement

@@ -309,7 +309,8 @@ def fit_control_model(
     """
     cfg = config or ControlFitConfig()
     wins = {g: _Windows.build(g, eps, cfg.rollout_steps) for g, eps in episodes.items()}
-    brs = {g: BranchTensors.build(g, sets) for g, sets in branches.items() if sets}
+    # a graph needs two sets for a batch (the projector's batch norm); fewer: windows only
+    brs = {g: BranchTensors.build(g, sets) for g, sets in branches.items() if len(sets) >= 2}
     rels = {g: structure(g)[1].long() for g in {*wins, *brs}}
     wg, bg = list(wins), list(brs)
     w_sizes = torch.tensor([float(wins[g].starts.numel()) for g in wg])

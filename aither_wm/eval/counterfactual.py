@@ -217,23 +217,33 @@ def _episode_branches(
     fault_free_states: int,
     every_action: bool,
     bases: Sequence[ReactivePolicy | None],
+    healthy_every: int = 0,
 ) -> list[BranchSet]:
     """Play ``scenario`` under ``behaviour`` (None: the runbook, unguarded); branch at every
-    ``every``-th step from the fault's onset (fault-free episodes: ``fault_free_states`` random
-    steps), stopping ``horizon`` steps before the end."""
+    ``every``-th step from the fault's onset while the fault is active, and at every
+    ``healthy_every``-th step while none is (before the onset and after a fix; 0: never);
+    fault-free episodes: ``fault_free_states`` random steps. Stops ``horizon`` steps before
+    the end."""
     sim = MeshSimulator(graph, seed=scenario.mesh_seed)
     rng = np.random.default_rng([scenario.seed, 23])
     last = scenario.steps - 1
+    healthy: set[int] = set()
     if scenario.fault is None:
         picks = set(rng.choice(np.arange(1, last), size=fault_free_states, replace=False).tolist())
     else:
         picks = set(range(scenario.onset_step, last, every))
+        if healthy_every > 0:
+            healthy = set(range(1, last, healthy_every))
     out: list[BranchSet] = []
     t = 0
 
     def step_fn(state: MeshState, space: ActionSpace) -> Action:
         nonlocal t
-        if t in picks and (scenario.fault is None or sim.active_faults):
+        if scenario.fault is None:
+            pick = t in picks
+        else:
+            pick = t in picks if sim.active_faults else t in healthy
+        if pick:
             cands = branch_candidates(sim, rng, every_action=every_action)
             out.append(branch_state(sim, cands, horizon=horizon, bases=bases, step=t))
         t += 1
@@ -259,16 +269,31 @@ def branch_episodes(
     fault_free_states: int = 2,
     every_action: bool = False,
     bases: Sequence[ReactivePolicy | None] = (None, _RUNBOOK),
+    healthy_every: int = 0,
     workers: int = 1,
 ) -> list[BranchSet]:
     """Branch sets of every scenario (see :func:`_episode_branches`), in scenario order.
+
+    ``healthy_every``: in faulted episodes, also branch every this many steps while no fault
+    is active (before the onset; after a fix, while the mesh recovers): the states where acting
+    gains nothing, which a controller that decides every step visits most.
 
     ``bases``: the continuations after each candidate (None: no-ops), the cheaper one counts
     (:func:`branch_state`). ``workers`` > 1 plays scenarios in that many processes (the simulator
     is numpy; results are the same as with one, scenario by scenario).
     """
     args = [
-        (graph, s, behaviour, every, horizon, fault_free_states, every_action, tuple(bases))
+        (
+            graph,
+            s,
+            behaviour,
+            every,
+            horizon,
+            fault_free_states,
+            every_action,
+            tuple(bases),
+            healthy_every,
+        )
         for s in scenarios
     ]
     if workers <= 1 or len(args) < 2:

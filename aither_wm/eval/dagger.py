@@ -40,14 +40,17 @@ class ModelBehaviour:
     Attributes:
         config: the model's architecture.
         weights: its state dict.
-        min_improvement: predicted gain over the runbook's proposal (or over waiting, when the
-            runbook proposes nothing) needed to deviate from it, in violation-steps.
+        min_improvement: predicted gain over the runbook's proposed action needed to deviate
+            from it, in violation-steps.
+        min_improvement_wait: predicted gain over waiting needed to act where the runbook
+            proposes nothing; None: ``min_improvement``.
         p_explore: probability of an :class:`~aither_wm.eval.data.ExplorePolicy` step instead.
     """
 
     config: ControlModelConfig
     weights: dict[str, torch.Tensor]
     min_improvement: float = 0.25
+    min_improvement_wait: float | None = None
     p_explore: float = 0.1
     explore: ExplorePolicy = field(default_factory=ExplorePolicy)
     _model: ControlModel | None = field(default=None, init=False, repr=False, compare=False)
@@ -78,6 +81,9 @@ class ModelBehaviour:
             anchor = 0
         if pick != anchor:
             q_of = dict(zip(valid.tolist(), q.tolist(), strict=True))
-            if q_of[anchor] - q_of[pick] < self.min_improvement:
+            tau = self.min_improvement
+            if anchor == 0 and self.min_improvement_wait is not None:
+                tau = self.min_improvement_wait
+            if q_of[anchor] - q_of[pick] < tau:
                 pick = anchor
         return space.action(pick)

@@ -181,14 +181,24 @@ THRESHOLDS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
 def deviation_gains(
-    graph: ServiceGraph, sets: Sequence[BranchSet], scores: Sequence[np.ndarray]
+    graph: ServiceGraph,
+    sets: Sequence[BranchSet],
+    scores: Sequence[np.ndarray],
+    *,
+    runbook_waits: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """At each set where the model's pick (lowest score) is not the runbook's: the predicted
-    gain ``score[runbook] - score[pick]`` and the true gain ``q[runbook] - q[pick]``. -> [M], [M]"""
+    gain ``score[runbook] - score[pick]`` and the true gain ``q[runbook] - q[pick]``. -> [M], [M]
+
+    ``runbook_waits``: only the sets where the runbook proposes no-op (True: deviating means
+    acting where the rules wait) or an action (False: a different action or waiting); None: all.
+    """
     pred, true = [], []
     for b, s in zip(sets, scores, strict=True):
         s = np.asarray(s)
         pick, rb = int(np.argmin(s)), _runbook_pick(graph, b)
+        if runbook_waits is not None and (int(b.actions[rb]) == 0) != runbook_waits:
+            continue
         if pick != rb:
             pred.append(float(s[rb] - s[pick]))
             true.append(float(b.q[rb] - b.q[pick]))

@@ -13,9 +13,13 @@ keeps scaling, a no-op continuation would not see it pay off).
 
 Ties go to no-op (evaluated first; another action must be better by more than ``tie_margin``).
 Candidates: every valid action on a service that an active fault acts on or that is truly
-unhealthy now (``candidates="remedy"``, the default: about 10 actions), or every valid action
-(``"all"``: ~100 on socialNetwork, ~10x slower). With no active fault and every service healthy
-it waits without simulating. It is not guarded: it is the bound, not a deployable policy.
+unhealthy now (``candidates="remedy"``, the default: about 10 actions; privileged: it knows the
+culprit); every valid action on a service that *looks* broken in the observation (the
+runbook's symptom rules) or that such a service calls (``"observed"``: no privileged
+knowledge of where the fault is, only of what each action would do); or every valid action
+(``"all"``: ~85 on socialNetwork, about 2 s per decision there, too slow for the benchmark).
+With no candidate it waits without simulating. It is not guarded: it is the bound, not a
+deployable policy.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from aither_wm.graph.state import Action, MeshState
 from aither_wm.sim.mesh import MeshSimulator
 
 __all__ = ["OraclePolicy", "continuation_cost", "oracle_cost"]
+
+_RUNBOOK = ReactivePolicy()
 
 
 def continuation_cost(
@@ -70,7 +76,8 @@ class OraclePolicy:
 
     Args:
         horizon: steps simulated per candidate.
-        candidates: ``"remedy"`` (actions on faulted or unhealthy services) or ``"all"``.
+        candidates: ``"remedy"`` (actions on faulted or unhealthy services), ``"observed"``
+            (on services that look broken and their callees) or ``"all"``.
         tie_margin: an action must beat no-op's cost by more than this.
         name: the policy's name in reports.
         use_reactive_rollout: also continue each candidate with the reactive runbook.
@@ -80,7 +87,7 @@ class OraclePolicy:
         self,
         *,
         horizon: int = 8,
-        candidates: Literal["remedy", "all"] = "remedy",
+        candidates: Literal["remedy", "observed", "all"] = "remedy",
         tie_margin: float = 1e-6,
         name: str = "oracle",
         use_reactive_rollout: bool = True,
@@ -93,12 +100,17 @@ class OraclePolicy:
         self.candidates = candidates
         self.tie_margin = tie_margin
 
-    def _candidates(self, sim: MeshSimulator) -> list[int]:
+    def _candidates(self, sim: MeshSimulator, state: MeshState) -> list[int]:
         mask = sim.action_mask()
         if self.candidates == "all":
             return [int(k) for k in np.flatnonzero(mask[1:]) + 1]
-        targets = {s for f in sim.active_faults for s in f.acts_on}
-        targets |= {s for s, h in sim.true_health().items() if h != "healthy"}
+        if self.candidates == "observed":
+            looks = {n for n, s in state.services.items() if _RUNBOOK.remedy(s) is not None}
+            g = sim.graph.digraph
+            targets = looks | {c for n in looks for c in g.successors(n)}
+        else:
+            targets = {s for f in sim.active_faults for s in f.acts_on}
+            targets |= {s for s, h in sim.true_health().items() if h != "healthy"}
         n = sim.graph.num_services
         out = []
         for s in sorted(targets, key=sim.graph.index):
@@ -108,7 +120,7 @@ class OraclePolicy:
 
     def start(self, sim: MeshSimulator, *, seed: int) -> StepPolicy:
         def policy(state: MeshState, space: ActionSpace) -> Action:
-            cands = self._candidates(sim)
+            cands = self._candidates(sim, state)
             if not cands:
                 return Action.noop()
 

@@ -228,7 +228,7 @@ def test_min_improvement_and_min_weights_version():
         config=ControllerConfig(min_improvement=0.1),
     )
     d = ctl.decide(make_state(g))
-    assert d.chosen == "cem" and d.action == Action.noop() and "min_improvement" in d.reason
+    assert d.chosen == "cem" and d.action == Action.noop() and "< 0.1: wait" in d.reason
     ctl = AutohealController(
         g,
         StaticDispatcher(replies),

@@ -102,6 +102,27 @@ def test_runbook_kept_unless_the_plan_beats_it_by_min_improvement():
     assert c.decide(down(0)).action == space.action(other)
 
 
+def test_acting_where_the_runbook_waits_needs_min_improvement_wait():
+    g = boutique()
+    space = ActionSpace(g)
+    other = space.index(Action(type=ActionType.scale_out, target="frontend"))
+    healthy = make_state(g, 0)  # the runbook proposes no-op: its anchor is "wait"
+    gains_half = Scripted(other, cost=1.0, noop_cost=1.5, anchor_cost=1.5)
+    c, _ = ctl(gains_half, anchor_runbook=True, min_improvement=0.25, min_improvement_wait=1.0)
+    d = c.decide(healthy)
+    assert d.action == Action.noop() and "< 1: wait" in d.reason
+    c, _ = ctl(gains_half, anchor_runbook=True, min_improvement=0.25, min_improvement_wait=0.4)
+    assert c.decide(healthy).action == space.action(other)
+    c, _ = ctl(gains_half, anchor_runbook=True, min_improvement=0.25)  # None: min_improvement
+    assert c.decide(healthy).action == space.action(other)
+    # replacing the runbook's action still needs min_improvement alone
+    c, _ = ctl(
+        Scripted(other, cost=1.0, noop_cost=5.0, anchor_cost=1.5),
+        anchor_runbook=True, min_improvement=0.25, min_improvement_wait=9.0,
+    )  # fmt: skip
+    assert c.decide(down(0)).action == space.action(other)
+
+
 def test_an_action_whose_target_still_looks_broken_is_penalised_until_the_incident_ends():
     space = ActionSpace(boutique())
     restart = space.index(Action(type=ActionType.restart, target="adservice"))

@@ -48,18 +48,22 @@ TINY_BENCH = replace(
 
 
 def test_bench_tiny_end_to_end(tmp_path):
-    r = run_autoheal_bench("graphs/online-boutique.json", settings=TINY_BENCH, out_dir=tmp_path)
-    names = {"noop", "random", "reactive", "cem", "mcts", "cem_control", "mcts_control", "oracle"}
-    assert set(r["policies"]) == names
+    settings = replace(TINY_BENCH, unseen_topology=True)
+    r = run_autoheal_bench("graphs/online-boutique.json", settings=settings, out_dir=tmp_path)
+    names = {"noop", "random", "reactive", "cem_control", "mcts_control", "oracle"}
+    assert set(r["policies"]) == names | {"oracle_observed"}
     for m in r["policies"].values():
         for key in ("availability", "slo_violation_minutes", "time_to_mitigate_s", "actions",
                     "wrong_or_harmful_actions", "fault_free_actions"):  # fmt: skip
             assert key in m
         assert m["slo_violation_minutes"]["n"] == 2  # one value per seed
     assert "none" in r["by_fault"] and "cache_down" in r["by_fault"] and len(r["by_fault"]) == 11
-    assert set(r["verdict"]) == {"cem", "mcts", "cem_control", "mcts_control"}
-    assert set(r["generalisation"]["unseen_intensity"]["policies"]) >= {"reactive", "cem", "oracle"}
-    assert r["world_model"]["bench_model"]["probe"]["encoded"]["overall"]["n"] > 0
+    assert set(r["verdict"]) == {"cem_control", "mcts_control"}
+    assert set(r["generalisation"]["unseen_intensity"]["policies"]) >= {"reactive", "cem_control"}
+    topo = r["generalisation"]["unseen_topology"]
+    assert "online-boutique" not in topo["training"]["control"]["graphs"]
+    assert set(topo["policies"]) == {"noop", "reactive", "oracle", "cem_control", "mcts_control"}
+    assert "bench_model" not in r["world_model"] and "one_step_recipe" in r["world_model"]
     assert r["ablation"]["rows"][0]["setup"] == "sigreg"
     on_disk = json.loads((tmp_path / "report.json").read_text())
     assert on_disk["policies"] == json.loads(json.dumps(r["policies"]))
@@ -73,6 +77,15 @@ def test_bench_tiny_end_to_end(tmp_path):
         assert (tmp_path / f).stat().st_size > 0, f
     assert (tmp_path / "slo_by_fault.png").read_bytes()[:4] == b"\x89PNG"
     assert "| reactive |" in format_autoheal(r)
+
+
+def test_bench_legacy_rows(tmp_path):
+    settings = replace(TINY_BENCH, legacy=True, control=None, observed_oracle=False)
+    r = run_autoheal_bench("graphs/online-boutique.json", settings=settings)
+    assert set(r["policies"]) == {"noop", "random", "reactive", "cem", "mcts", "oracle"}
+    assert set(r["verdict"]) == {"cem", "mcts"}
+    assert r["world_model"]["bench_model"]["probe"]["encoded"]["overall"]["n"] > 0
+    assert r["training"]["recipe"] == "k-step rollouts + health head"
 
 
 def test_planner_policy_replays_bit_for_bit(boutique):

@@ -62,6 +62,19 @@ def test_branch_episodes_start_at_the_onset_and_are_deterministic(boutique):
     assert [s.q.tolist() for s in a] == [s.q.tolist() for s in b]
 
 
+def test_healthy_stretches_of_faulted_episodes_are_branched_when_asked(boutique):
+    sc = [Scenario("pod_kill", seed=2, mesh_seed=1, steps=16, onset_step=5)]
+    off = branch_episodes(boutique, sc, every=2, horizon=4)
+    on = branch_episodes(boutique, sc, every=2, horizon=4, healthy_every=2)
+    assert all(s.fault is not None for s in off)
+    healthy = [s for s in on if s.fault is None]
+    assert {1, 3} <= {s.step for s in healthy}  # before the onset at step 5
+    # the faulted states are the same ones either way
+    assert [s.step for s in on if s.fault] == [s.step for s in off]
+    # a healthy mesh: no candidate truly beats waiting
+    assert all(s.best == 0 or s.q[s.best] >= s.q[0] - 1e-9 for s in healthy[:2])
+
+
 def test_exam_scores_a_perfect_and_a_reversed_ranker(boutique):
     sim = faulted_sim(boutique)
     b = branch_state(sim, branch_candidates(sim, np.random.default_rng(1)), horizon=6)
@@ -112,3 +125,6 @@ def test_the_deviation_threshold_follows_whether_deviations_are_right(boutique):
     wrong[rb], wrong[int(np.argmax(q))] = 10.0, -10.0  # deviates to the worst candidate
     tau, table = calibrate_min_improvement(*deviation_gains(boutique, [b], [wrong]), min_support=1)
     assert tau == 4.0 and table[0]["precision"] == 0.0 and table[-1]["kept"] == 1
+    # where the runbook acts, a deviation is not one "where the rules wait"
+    assert deviation_gains(boutique, [b], [wrong], runbook_waits=True)[0].size == (rb == 0)
+    assert deviation_gains(boutique, [b], [wrong], runbook_waits=False)[0].size == (rb != 0)

@@ -26,16 +26,27 @@ def register(sub: Subparsers) -> None:
         default=None,
         help="episodes per fault type and seed (default: the run's)",
     )
-    p.add_argument("--checkpoint", default=None, help="a trained model (default: train one)")
+    p.add_argument(
+        "--legacy",
+        action="store_true",
+        help="also the rows of the world model before the control model (health objective)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="a trained world model for the legacy rows (implies --legacy; default: train one)",
+    )
     p.add_argument("--out", default=None, help="folder for report.json, report.md and plots")
 
 
 def run(args: argparse.Namespace) -> None:
+    from dataclasses import replace
     from pathlib import Path
 
-    from aither_wm.bench.autoheal import format_autoheal, run_autoheal_bench
+    from aither_wm.bench.autoheal import FULL, QUICK, format_autoheal, run_autoheal_bench
     from aither_wm.progress import TqdmProgress
 
+    settings = replace(QUICK if args.quick else FULL, legacy=args.legacy)
     with TqdmProgress("autoheal") as progress:
         result = run_autoheal_bench(
             Path(args.graph),
@@ -45,6 +56,7 @@ def run(args: argparse.Namespace) -> None:
             quick=args.quick,
             out_dir=args.out,
             checkpoint=args.checkpoint,
+            settings=settings,
             progress=progress,
         )
     emit(args, result, format_autoheal)
