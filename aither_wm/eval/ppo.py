@@ -170,12 +170,14 @@ def train_ppo(
 ) -> tuple[MaskablePPO, dict[str, Any]]:
     """Train MaskablePPO on ``graph`` for ``config.total_steps`` env steps (see the module).
 
-    Returns the model and ``{"steps", "seconds", "mean_episode_reward", "episodes", "config"}``
-    (``mean_episode_reward``: over the last 100 training episodes; reward = minus the cost).
+    Returns the model and ``{"steps", "seconds", "cpu_seconds", "mean_episode_reward",
+    "episodes", "config"}`` (``cpu_seconds``: this process's CPU time, the figure that holds on a
+    shared machine; ``mean_episode_reward``: over the last 100 training episodes, reward = minus
+    the cost).
     """
     cfg = PPOConfig.parse(config)
     with _torch_threads(cfg.torch_threads):
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         model = MaskablePPO(
             "MlpPolicy",
             make_ppo_env(graph, cfg),
@@ -194,11 +196,12 @@ def train_ppo(
         )
         callback = _Report(progress, cfg.total_steps) if progress is not None else None
         model.learn(total_timesteps=cfg.total_steps, callback=callback)
-        seconds = time.perf_counter() - t
+        seconds, cpu_seconds = time.perf_counter() - t, time.process_time() - cpu
     rewards = [float(ep["r"]) for ep in model.ep_info_buffer or []]
     info = {
         "steps": int(model.num_timesteps),
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu_seconds, 1),
         "mean_episode_reward": round(float(np.mean(rewards)), 3) if rewards else None,
         "episodes": len(rewards),
         "config": cfg.model_dump(),
