@@ -51,6 +51,7 @@ from aither_wm.sim.faults import FAULT_NAMES
 from aither_wm.sim.mesh import MeshSimulator
 
 __all__ = [
+    "DataRecipe",
     "EnvStepBudget",
     "PPOConfig",
     "PPOEpisodePolicy",
