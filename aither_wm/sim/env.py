@@ -6,14 +6,20 @@
 
 Glossary: N services, F features (``aither_wm.graph.features``), K = 1 + 4N flat actions.
 
-* Observation: per-service features of the noisy observation, ``featurize(graph, state)`` [N, F].
+* Observation: per-service features of the noisy observation, :func:`observation` [N, F]
+  (``featurize(graph, state)`` clipped to the observation space; a policy run outside the env
+  builds its input with the same function).
 * Action: Discrete(K), the flat index of ``aither_wm.graph.actions.ActionSpace``; validity is in
   ``info["action_mask"]``. A masked action is not executed: the step runs as a no-op, costs
   ``invalid_action_penalty`` and sets ``info["invalid_action"]``.
 * Reward: ``-violation_penalty`` when the entry points' SLO is violated this step, minus the
-  action's cost.
+  action's cost, minus ``unavailability_penalty * (1 - availability)`` (default 0). With
+  ``unavailability_penalty=1`` the reward is minus the benchmark's per-step cost
+  (``eval.counterfactual.slo_cost`` plus the action's cost), what the planners minimise.
 * Episodes: each reset draws a fault from ``[None, *faults]`` and an onset step; the episode is
-  truncated after ``max_steps`` (never terminated: a mesh does not end).
+  truncated after ``max_steps`` (never terminated: a mesh does not end). With ``mesh_every`` > 0
+  every that many episodes also draw a fresh mesh (its constants: capacities, fan-outs), as the
+  world model's training data span many meshes; 0 keeps the mesh of ``seed``.
 """
 
 from __future__ import annotations
@@ -32,11 +38,17 @@ from aither_wm.sim.config import SimConfig
 from aither_wm.sim.faults import FAULT_NAMES, Fault, pick_fault
 from aither_wm.sim.mesh import MeshSimulator, StepResult
 
-__all__ = ["ENV_ID", "OBS_HIGH", "MeshEnv"]
+__all__ = ["ENV_ID", "OBS_HIGH", "MeshEnv", "observation"]
 
 ENV_ID = "aither_wm/Mesh-v0"
 #: Upper bound of every feature (all are >= 0; log-scaled ones stay below ~2.5).
 OBS_HIGH = 10.0
+
+
+def observation(graph: ServiceGraph, state: MeshState) -> np.ndarray:
+    """The env's observation of ``state``: ``featurize`` clipped to ``[0, OBS_HIGH]``. [N, F]"""
+    x, _ = featurize(graph, state)  # [N, F]
+    return np.clip(x.numpy(), 0.0, OBS_HIGH).astype(np.float32)
 
 
 class MeshEnv(gym.Env[np.ndarray, np.int64]):
@@ -50,6 +62,8 @@ class MeshEnv(gym.Env[np.ndarray, np.int64]):
         onset_range: (low, high) steps between which a fault starts (inclusive).
         config: simulator settings.
         invalid_action_penalty: reward lost for a masked action.
+        unavailability_penalty: reward lost per unit of the entry points' unavailability.
+        mesh_every: draw a fresh mesh every this many episodes (0: keep the mesh of ``seed``).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium's convention
@@ -63,6 +77,8 @@ class MeshEnv(gym.Env[np.ndarray, np.int64]):
         onset_range: tuple[int, int] = (5, 30),
         config: SimConfig | None = None,
         invalid_action_penalty: float = 0.5,
+        unavailability_penalty: float = 0.0,
+        mesh_every: int = 0,
     ):
         self.graph = graph if isinstance(graph, ServiceGraph) else load_graph(graph)
         names = list(FAULT_NAMES if faults is None else faults)
@@ -73,10 +89,19 @@ class MeshEnv(gym.Env[np.ndarray, np.int64]):
             )
         if max_steps < 1 or not 0 <= onset_range[0] <= onset_range[1]:
             raise ConfigError(f"bad max_steps {max_steps} or onset_range {onset_range}")
+        if mesh_every < 0 or unavailability_penalty < 0:
+            raise ConfigError(
+                f"mesh_every and unavailability_penalty must be >= 0, got {mesh_every} and "
+                f"{unavailability_penalty}"
+            )
         self.fault_names = names
         self.max_steps = max_steps
         self.onset_range = onset_range
         self.invalid_action_penalty = invalid_action_penalty
+        self.unavailability_penalty = unavailability_penalty
+        self.mesh_every = mesh_every
+        self._config = config
+        self._episodes = 0
         self.sim = MeshSimulator(self.graph, config, seed=0 if seed is None else seed)
         N, K = self.graph.num_services, self.sim.action_space.num_actions
         self.observation_space = gym.spaces.Box(
@@ -88,8 +113,7 @@ class MeshEnv(gym.Env[np.ndarray, np.int64]):
         self._t = 0
 
     def _obs(self, state: MeshState) -> np.ndarray:
-        x, _ = featurize(self.graph, state)  # [N, F]
-        return np.clip(x.numpy(), 0.0, OBS_HIGH).astype(np.float32)
+        return observation(self.graph, state)  # [N, F]
 
     def _info(self, result: StepResult | None = None, invalid: bool = False) -> dict[str, Any]:
         slo = self.sim.last_slo
@@ -112,6 +136,9 @@ class MeshEnv(gym.Env[np.ndarray, np.int64]):
         super().reset(seed=seed)
         rng = self.np_random
         options = options or {}
+        if self.mesh_every and self._episodes % self.mesh_every == 0:
+            self.sim = MeshSimulator(self.graph, self._config, seed=int(rng.integers(2**62)))
+        self._episodes += 1
         state = self.sim.reset(seed=int(rng.integers(2**62)))
         choices: list[str | None] = [None, *self.fault_names]
         name = options["fault"] if "fault" in options else choices[int(rng.integers(len(choices)))]
@@ -130,6 +157,11 @@ class MeshEnv(gym.Env[np.ndarray, np.int64]):
         act = Action.noop() if invalid else self.sim.action_space.action(k)
         result = self.sim.step(act)
         self._t += 1
-        reward = result.reward - (self.invalid_action_penalty if invalid else 0.0)
+        unavailable = 1.0 - float(result.slo.availability)
+        reward = (
+            result.reward
+            - (self.invalid_action_penalty if invalid else 0.0)
+            - self.unavailability_penalty * unavailable
+        )
         truncated = self._t >= self.max_steps
         return self._obs(result.state), float(reward), False, truncated, self._info(result, invalid)
