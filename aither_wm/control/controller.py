@@ -420,7 +420,9 @@ class AutohealController:
         action = self.space.action(reply.first_action)
         if reply.anchor_cost is not None and math.isfinite(reply.anchor_cost):
             anchor = self._anchor
-            if anchor is not None and anchor.type is not ActionType.noop and anchor != action:
+            if anchor is not None and anchor.type is not ActionType.noop and anchor == action:
+                return name, action, reason + "; the runbook's proposal", agreement
+            if anchor is not None and anchor.type is not ActionType.noop:
                 gain = reply.anchor_cost - reply.cost
                 if gain < cfg.min_improvement:
                     reason += f"; predicted gain over the runbook's {anchor} {gain:.4g} < min_improvement: runbook"

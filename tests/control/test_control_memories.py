@@ -115,6 +115,13 @@ def test_acting_where_the_runbook_waits_needs_min_improvement_wait():
     assert c.decide(healthy).action == space.action(other)
     c, _ = ctl(gains_half, anchor_runbook=True, min_improvement=0.25)  # None: min_improvement
     assert c.decide(healthy).action == space.action(other)
+    # the plan is the runbook's own proposal: kept, whatever it gains over waiting
+    restart = space.index(Action(type=ActionType.restart, target="adservice"))
+    c, _ = ctl(
+        Scripted(restart, cost=1.0, noop_cost=1.1, anchor_cost=1.0),
+        anchor_runbook=True, min_improvement=0.25, min_improvement_wait=9.0,
+    )  # fmt: skip
+    assert c.decide(down(0)).action == space.action(restart)
     # replacing the runbook's action still needs min_improvement alone
     c, _ = ctl(
         Scripted(other, cost=1.0, noop_cost=5.0, anchor_cost=1.5),

@@ -16,6 +16,7 @@ from aither_wm.eval.episodes import Scenario, run_scenario
 from aither_wm.eval.health import HealthHead, HealthObjective
 from aither_wm.eval.health_fit import HealthFitConfig
 from aither_wm.eval.policies import PlannerEpisodePolicy
+from aither_wm.eval.ppo import PPOConfig
 from aither_wm.models import WorldModel
 
 TINY_BENCH = replace(
@@ -30,6 +31,7 @@ TINY_BENCH = replace(
     cem={"horizon": 2, "num_samples": 16, "num_elites": 4, "iterations": 1},
     mcts={"horizon": 2, "num_simulations": 8, "top_m": 4},
     oracle_horizon=2,
+    ppo=PPOConfig(total_steps=64, n_steps=32, batch_size=16, n_epochs=1),
     intensity={"cpu_saturation": {"target_rho": 1.5}},
     intensity_seeds=2,
     worldmodel_steps=3,
@@ -51,7 +53,8 @@ def test_bench_tiny_end_to_end(tmp_path):
     settings = replace(TINY_BENCH, unseen_topology=True)
     r = run_autoheal_bench("graphs/online-boutique.json", settings=settings, out_dir=tmp_path)
     names = {"noop", "random", "reactive", "cem_control", "mcts_control", "oracle"}
-    assert set(r["policies"]) == names | {"oracle_observed"}
+    assert set(r["policies"]) == names | {"oracle_observed", "ppo"}
+    assert r["training"]["ppo"]["steps"] >= 64
     for m in r["policies"].values():
         for key in ("availability", "slo_violation_minutes", "time_to_mitigate_s", "actions",
                     "wrong_or_harmful_actions", "fault_free_actions"):  # fmt: skip
@@ -80,7 +83,7 @@ def test_bench_tiny_end_to_end(tmp_path):
 
 
 def test_bench_legacy_rows(tmp_path):
-    settings = replace(TINY_BENCH, legacy=True, control=None, observed_oracle=False)
+    settings = replace(TINY_BENCH, legacy=True, control=None, observed_oracle=False, ppo=None)
     r = run_autoheal_bench("graphs/online-boutique.json", settings=settings)
     assert set(r["policies"]) == {"noop", "random", "reactive", "cem", "mcts", "oracle"}
     assert set(r["verdict"]) == {"cem", "mcts"}
