@@ -40,7 +40,13 @@ from typing import Any
 import torch
 
 from aither_wm.apps.presets import SMALL_MODEL
-from aither_wm.bench.control_model import FULL_RECIPE, QUICK_RECIPE, ControlRecipe, train_control
+from aither_wm.bench.control_model import (
+    FULL_RECIPE,
+    QUICK_RECIPE,
+    ControlRecipe,
+    control_policies,
+    train_control,
+)
 from aither_wm.config import (
     TrainConfig,
     WorldModelConfig,
@@ -63,7 +69,6 @@ from aither_wm.eval.ppo import PPOConfig, PPOEpisodePolicy, train_ppo
 from aither_wm.eval.quality import model_quality
 from aither_wm.eval.summary import summarize
 from aither_wm.graph.schema import ServiceGraph, load_graph
-from aither_wm.models.control_model import ControlModel
 from aither_wm.models.mesh_model import MeshWorldModel
 from aither_wm.models.world_model import WorldModel
 from aither_wm.planning import PlanObjective, action_costs
@@ -266,37 +271,6 @@ def _planners(
         }
         pol = PlannerEpisodePolicy(kind, svc, graph, controller=ctl)
         pol.name = kind + suffix
-        out.append(pol)
-    return out
-
-
-def _control_planners(
-    model: ControlModel,
-    graph: ServiceGraph,
-    min_improvement: float,
-    min_improvement_wait: float | None,
-) -> list[PlannerEpisodePolicy]:
-    """CEM and MCTS on the control model (value objective, horizon of ``bench decisions``),
-    through the controller with the runbook anchor (deviating by the calibrated thresholds),
-    the guard-aware mask and the failed-action penalty; rows ``cem_control`` and
-    ``mcts_control``."""
-    from aither_wm.bench.decisions import PLANNERS
-
-    out = []
-    for kind, cfg in PLANNERS.items():
-        svc = PlannerService(
-            kind, model_config=model.config, graphs=[graph], planner_config=cfg, name=kind
-        )
-        svc.load_weights(1, model.state_dict())
-        ctl = {
-            "deadline_ms": 600_000.0,
-            "min_weights_version": 1,
-            "min_improvement": min_improvement,
-            "min_improvement_wait": min_improvement_wait,
-            "anchor_runbook": True,
-        }
-        pol = PlannerEpisodePolicy(kind, svc, graph, controller=ctl)
-        pol.name = f"{kind}_control"
         out.append(pol)
     return out
 
@@ -544,7 +518,7 @@ def _control_rows(
     ``target`` with its calibrated thresholds; and its training report."""
     model, info = train_control(graphs, recipe, seed)
     cal = info["calibration"]
-    rows = _control_planners(
+    rows = control_policies(
         model, target, cal.get("min_improvement", 0.25), cal.get("min_improvement_wait")
     )
     return list(rows), info
@@ -792,6 +766,21 @@ def _fault_table(part: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _thresholds(r: dict[str, Any]) -> list[str]:
+    """The control rows' deviation thresholds, one line (none without control rows)."""
+    cal = r["training"].get("control", {}).get("calibration") or {}
+    if "min_improvement" not in cal:
+        return []
+    how = "selected in closed loop" if "selection" in cal else "calibrated open loop"
+    return [
+        "",
+        f"Control rows' thresholds ({how}; violation-steps, 1e+09: never deviate from the "
+        f"runbook): min_improvement {cal['min_improvement']:g}, min_improvement_wait "
+        f"{cal.get('min_improvement_wait')}; open-loop calibration "
+        f"{cal.get('open_loop', (cal['min_improvement'], cal.get('min_improvement_wait')))}.",
+    ]
+
+
 def format_autoheal(r: dict[str, Any]) -> str:
     """The report as markdown tables."""
     from aither_wm.bench.ablation import format_ablation
@@ -812,6 +801,7 @@ def format_autoheal(r: dict[str, Any]) -> str:
         *_fault_table(r),
         "",
         "Verdict: " + json.dumps(r["verdict"]),
+        *_thresholds(r),
         "",
         "Decision latency (ms, p50 / p95): "
         + ", ".join(f"{p} {v['p50']} / {v['p95']}" for p, v in r["decision_ms"].items()),

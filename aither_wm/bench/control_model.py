@@ -14,10 +14,18 @@
    episodes played by the runbook (:func:`~aither_wm.eval.decisions.calibrate_min_improvement`):
    ``min_improvement`` on the states where the runbook acts (a different action, or waiting),
    ``min_improvement_wait`` on those where it waits (acting where the rules see nothing wrong:
-   fault-free stretches, slow faults before the breach, a mesh recovering after a fix).
+   fault-free stretches, slow faults before the breach, a mesh recovering after a fix);
+6. with ``selection_seeds``, both thresholds selected in closed loop instead
+   (:func:`~aither_wm.eval.selection.select_threshold`): CEM through the controller plays
+   held-out scenarios (every fault type and fault-free, ``selection_seeds`` replicates) at each
+   ``min_improvement`` of :data:`SELECTION_GRID`, with ``min_improvement_wait`` as calibrated
+   and with NEVER, and the pair with the fewest SLO-violation minutes, no more wrong actions
+   than the runbook and none on fault-free episodes is kept. One decision at a time on the
+   runbook's states (step 5) is not what the controller faces once it deviates: this is.
 
 Seeds: episodes ``seed``, branches ``seed + 1``, DAgger round r ``seed + 2 + r``, calibration
-``seed + 30_000``; evaluations use ``seed + 50_000`` and up.
+``seed + 30_000``, selection ``seed + 40_000``; evaluations use ``seed + 50_000`` and up (and
+the autoheal bench's scenarios are drawn from their own seed sequence).
 """
 
 from __future__ import annotations
@@ -32,20 +40,40 @@ import torch
 
 from aither_wm.apps.presets import SMALL_MODEL
 from aither_wm.config import ControlModelConfig
+from aither_wm.control.planners import PlannerService
 from aither_wm.control.policies import ReactivePolicy
 from aither_wm.eval.control_fit import ControlFitConfig, fit_control_model
 from aither_wm.eval.counterfactual import Behaviour, BranchSet, RunbookExplore, branch_episodes
 from aither_wm.eval.dagger import ModelBehaviour
 from aither_wm.eval.data import LabelledEpisode, collect, training_scenarios
 from aither_wm.eval.decisions import calibrate_min_improvement, deviation_gains, model_scores
+from aither_wm.eval.episodes import make_scenarios
+from aither_wm.eval.policies import PlannerEpisodePolicy, ReactiveEpisodePolicy
+from aither_wm.eval.selection import NEVER, select_threshold
 from aither_wm.graph.schema import ServiceGraph
 from aither_wm.models.control_model import ControlModel
 from aither_wm.sim.faults import FAULT_NAMES
 
-__all__ = ["FULL_RECIPE", "QUICK_RECIPE", "ControlRecipe", "train_control"]
+__all__ = [
+    "FULL_RECIPE",
+    "PLANNERS",
+    "QUICK_RECIPE",
+    "SELECTION_GRID",
+    "ControlRecipe",
+    "control_policies",
+    "train_control",
+]
 
 #: The benchmarks' small control model (the autoheal bench's world-model sizes).
 SMALL_CONTROL = ControlModelConfig(world=SMALL_MODEL)
+
+#: Planner settings of the control model's rows (bench autoheal) and of the exam (bench
+#: decisions): horizon 1, the value head pricing everything after the first action.
+PLANNERS: dict[str, dict[str, Any]] = {"cem": {"horizon": 1}, "mcts": {"horizon": 1}}
+
+#: ``min_improvement`` values the closed-loop selection tries (violation-steps; NEVER: keep the
+#: runbook's proposals), each with ``min_improvement_wait`` as calibrated and with NEVER.
+SELECTION_GRID = (0.5, 1.0, 1.5, 2.0, 3.0, NEVER)
 
 
 @dataclass(frozen=True)
@@ -72,6 +100,9 @@ class ControlRecipe:
         calibration_episodes: held-out episodes (per graph) whose states calibrate the
             controller's ``min_improvement``; 0: not calibrated.
         calibration_precision: share of deviations from the runbook that must be truly better.
+        selection_seeds: replicates of held-out scenarios on which ``min_improvement`` is
+            selected in closed loop (0: the open-loop calibration's value is kept).
+        selection_steps: steps of those scenarios (the autoheal bench's episodes: 36).
     """
 
     model: ControlModelConfig
@@ -88,6 +119,8 @@ class ControlRecipe:
     runbook_continuation: bool = False
     calibration_episodes: int = 0
     calibration_precision: float = 0.75
+    selection_seeds: int = 0
+    selection_steps: int = 36
 
     @property
     def bases(self) -> tuple[ReactivePolicy | None, ...]:
@@ -100,8 +133,8 @@ FULL_RECIPE = ControlRecipe(
     fit=ControlFitConfig(steps=2000, rank_weight=100.0),
     train_episodes=200,
     branch_episodes=600,
-    healthy_every=4,
     calibration_episodes=60,
+    selection_seeds=3,
 )
 QUICK_RECIPE = ControlRecipe(
     model=SMALL_CONTROL,
@@ -109,8 +142,8 @@ QUICK_RECIPE = ControlRecipe(
     train_episodes=24,
     branch_episodes=16,
     branch_every=4,
-    healthy_every=8,
     calibration_episodes=6,
+    selection_seeds=1,
 )
 
 
@@ -150,6 +183,60 @@ def control_data(
         ),
     )
     return eps, _branches(graph, recipe, seed + 1, recipe.branch_episodes, RunbookExplore())
+
+
+def control_policies(
+    model: ControlModel,
+    graph: ServiceGraph,
+    min_improvement: float,
+    min_improvement_wait: float | None,
+    kinds: Sequence[str] = ("cem", "mcts"),
+) -> list[PlannerEpisodePolicy]:
+    """CEM and MCTS on the control model (value objective, :data:`PLANNERS`) through the
+    controller anchored on the runbook (deviating by the given thresholds), with the
+    guard-aware mask and the failed-action penalty; named ``cem_control`` and ``mcts_control``.
+    Budget-limited search (no deadline): the same seed gives the same plan on any machine."""
+    out = []
+    for kind in kinds:
+        svc = PlannerService(
+            kind, model_config=model.config, graphs=[graph], planner_config=PLANNERS[kind],
+            name=kind,
+        )  # fmt: skip
+        svc.load_weights(1, model.state_dict())
+        ctl = {
+            "deadline_ms": 600_000.0,
+            "min_weights_version": 1,
+            "min_improvement": min_improvement,
+            "min_improvement_wait": min_improvement_wait,
+            "anchor_runbook": True,
+        }
+        pol = PlannerEpisodePolicy(kind, svc, graph, controller=ctl)
+        pol.name = f"{kind}_control"
+        out.append(pol)
+    return out
+
+
+def _select(
+    model: ControlModel,
+    graphs: Sequence[ServiceGraph],
+    recipe: ControlRecipe,
+    seed: int,
+    min_improvement_wait: float | None,
+) -> tuple[tuple[float, float], list[dict[str, Any]]]:
+    """Both thresholds selected in closed loop (see the module docstring)."""
+    cases = [
+        (g, make_scenarios(seed=seed + 40_000 + i, seeds=recipe.selection_seeds,
+                           faults=[None, *FAULT_NAMES], steps=recipe.selection_steps))
+        for i, g in enumerate(graphs)
+    ]  # fmt: skip
+    waits = [NEVER] if min_improvement_wait is None else [min_improvement_wait, NEVER]
+    grid = [(tau, w) for w in waits for tau in SELECTION_GRID]  # most deviating first
+    return select_threshold(
+        cases,
+        lambda g, x: control_policies(model, g, x[0], x[1], kinds=("cem",))[0],
+        ReactiveEpisodePolicy,
+        grid,
+    )
 
 
 def _calibrate(
@@ -208,6 +295,18 @@ def train_control(
         rep = fit_control_model(model, episodes, branches, fit, progress=progress)
         fit_s, steps = fit_s + rep.seconds, steps + rep.steps
     calibration = _calibrate(model, graphs, recipe, seed) if recipe.calibration_episodes else {}
+    if recipe.selection_seeds:
+        t = time.perf_counter()
+        (tau, wait), table = _select(
+            model, graphs, recipe, seed, calibration.get("min_improvement_wait")
+        )
+        calibration.update(
+            open_loop=(calibration.get("min_improvement"), calibration.get("min_improvement_wait")),
+            min_improvement=tau,
+            min_improvement_wait=wait,
+            selection=table,
+            selection_s=round(time.perf_counter() - t, 1),
+        )
     info = {
         "recipe": "control model: windows + counterfactual branches, value over "
         f"{recipe.model.value_horizon} steps",

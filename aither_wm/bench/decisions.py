@@ -17,19 +17,23 @@ from typing import Any
 
 import torch
 
-from aither_wm.bench.control_model import FULL_RECIPE, QUICK_RECIPE, ControlRecipe, train_control
+from aither_wm.bench.control_model import (
+    FULL_RECIPE,
+    PLANNERS,
+    QUICK_RECIPE,
+    ControlRecipe,
+    train_control,
+)
 from aither_wm.control.planners import PlannerService, PlanRequest
 from aither_wm.eval.counterfactual import BranchSet, branch_episodes
 from aither_wm.eval.data import training_scenarios
 from aither_wm.eval.decisions import exam, model_scores
+from aither_wm.eval.selection import NEVER
 from aither_wm.graph.schema import ServiceGraph, load_graph
 from aither_wm.models.control_model import ControlModel
 from aither_wm.sim.faults import FAULT_NAMES
 
 __all__ = ["PLANNERS", "format_decisions", "run_decisions_bench"]
-
-#: Planner settings of the exam (and of the autoheal bench's control planners).
-PLANNERS: dict[str, dict[str, Any]] = {"cem": {"horizon": 1}, "mcts": {"horizon": 1}}
 
 
 def exam_sets(
@@ -133,6 +137,10 @@ def format_decisions(r: dict[str, Any]) -> str:
     ):
         if key not in cal:
             continue
+        if "selection" in cal:
+            if key == "min_improvement":
+                out += ["", _selection_line(cal)]
+            continue
         kept = next(t for t in cal[table] if t["tau"] == cal[key])
         out += [
             "",
@@ -142,3 +150,22 @@ def format_decisions(r: dict[str, Any]) -> str:
             "of them).",
         ]
     return "\n".join(out)
+
+
+def _selection_line(cal: dict[str, Any]) -> str:
+    """The closed-loop selection of both thresholds in one sentence."""
+
+    def say(tau: float) -> str:
+        return "never" if tau >= NEVER else f"{tau:g}"
+
+    picked = (cal["min_improvement"], cal["min_improvement_wait"])
+    base, *rows = cal["selection"]
+    pick = next(r for r in rows if tuple(r["setting"]) == picked)
+    return (
+        f"Selected in closed loop on held-out scenarios: min_improvement "
+        f"{say(cal['min_improvement'])}, min_improvement_wait {say(cal['min_improvement_wait'])} "
+        f"(violation-steps; never: keep the runbook's proposal): {pick['slo_violation_minutes']:.3f} "
+        f"SLO-violation min/episode and {pick['wrong_or_harmful_actions']:.2f} wrong or harmful "
+        f"actions against the runbook's {base['slo_violation_minutes']:.3f} and "
+        f"{base['wrong_or_harmful_actions']:.2f} (open-loop calibration: {cal.get('open_loop')})."
+    )

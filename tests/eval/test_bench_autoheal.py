@@ -45,6 +45,9 @@ TINY_BENCH = replace(
         episode_steps=8,
         branch_every=3,
         workers=1,
+        calibration_episodes=2,
+        selection_seeds=1,
+        selection_steps=6,
     ),
 )
 
@@ -62,6 +65,10 @@ def test_bench_tiny_end_to_end(tmp_path):
         assert m["slo_violation_minutes"]["n"] == 2  # one value per seed
     assert "none" in r["by_fault"] and "cache_down" in r["by_fault"] and len(r["by_fault"]) == 11
     assert set(r["verdict"]) == {"cem_control", "mcts_control"}
+    cal = r["training"]["control"]["calibration"]
+    picked = (cal["min_improvement"], cal["min_improvement_wait"])
+    assert picked in {tuple(row["setting"]) for row in cal["selection"][1:]}
+    assert cal["selection"][0]["setting"] == "baseline" and len(cal["selection"]) in (7, 13)
     assert set(r["generalisation"]["unseen_intensity"]["policies"]) >= {"reactive", "cem_control"}
     topo = r["generalisation"]["unseen_topology"]
     assert "online-boutique" not in topo["training"]["control"]["graphs"]
