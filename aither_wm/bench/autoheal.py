@@ -535,6 +535,7 @@ def _split_recipe(recipe: ControlRecipe, parts: int) -> ControlRecipe:
         train_episodes=share(recipe.train_episodes),
         branch_episodes=share(recipe.branch_episodes),
         calibration_episodes=share(recipe.calibration_episodes),
+        selection_seeds=share(recipe.selection_seeds),
     )
 
 
