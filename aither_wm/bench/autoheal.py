@@ -397,7 +397,7 @@ def run_autoheal_bench(
             ppo_model, training["ppo"] = train_ppo(graph, s.ppo.model_copy(update={"seed": seed}))
             peers.append(PPOEpisodePolicy(graph, ppo_model))
             timings["ppo_s"] = time.perf_counter() - t
-            _note(progress, "ppo", **training["ppo"])
+            _note(progress, "ppo", **_brief(training["ppo"]))
         legacy = None
         if s.legacy:
             t = time.perf_counter()
@@ -507,8 +507,13 @@ def run_autoheal_bench(
 
 
 def _brief(info: dict[str, Any]) -> dict[str, Any]:
-    """A training report without its loss breakdown (for progress lines)."""
-    return {k: v for k, v in info.items() if k != "final"}
+    """A training report without its loss breakdown and tables (for progress lines)."""
+    out = {k: v for k, v in info.items() if k not in ("final", "calibration", "config")}
+    cal = info.get("calibration") or {}
+    for key in ("min_improvement", "min_improvement_wait"):
+        if key in cal:
+            out[key] = cal[key]
+    return out
 
 
 def _control_rows(
