@@ -153,7 +153,7 @@ def place_faults(
             t, source = r.stamp_s, "agreed"
         else:
             series = fields[:, services.index(service)]  # [T, M]
-            first = lambda c: int(math.ceil((c - grid.t0_s) / grid.step_s))  # noqa: E731
+            first = lambda c: math.ceil((c - grid.t0_s) / grid.step_s)  # noqa: E731
             s_stamp, s_string = (
                 onset_jump(series, first(r.stamp_s)),
                 onset_jump(series, first(string)),

@@ -207,7 +207,7 @@ def _grid_day(
     span = _clock_span(files, cfg)
     pods = _pod_rows(files, span, cfg, report)
     step = _step_s(pods, cfg)
-    grid = Grid(span.lo_s, step, int(round((span.hi_s - span.lo_s) / step)) + 1)
+    grid = Grid(span.lo_s, step, round((span.hi_s - span.lo_s) / step) + 1)
     T, N, M = grid.size, len(services), len(FIELDS)
     fields = np.full((T, N, M), np.nan)
     replicas = np.zeros((T, N), dtype=np.int64)
