@@ -1,6 +1,6 @@
 """Scoring a day: incidents against injections, rankings against injected services.
 
-Detection: a fault is detected when an incident opens in ``[onset, onset + window)``; the delay
+Detection (per detector): a fault is detected when an incident opens in ``[onset, onset + window)``; the delay
 is (opening - onset) intervals. An incident opening in some fault's window is a true alarm
 (precision = true alarms / incidents); one opening on a fault-free interval (at least the guard
 away from every injection) is a false alarm, counted per hour of fault-free traffic. Incidents in
@@ -21,7 +21,7 @@ import numpy as np
 
 from aither_wm.anomaly.detector import DetectorConfig, SurpriseDetector
 
-__all__ = ["FaultOutcome", "Tally", "incident_opens", "rank_of", "threshold_opens"]
+__all__ = ["DETECTORS", "FaultOutcome", "Tally", "incident_opens", "rank_of", "threshold_opens"]
 
 
 def incident_opens(scores: np.ndarray, detector: SurpriseDetector) -> list[int]:
@@ -58,18 +58,22 @@ def rank_of(scores: np.ndarray, target: int) -> int:
     return int((scores >= scores[target]).sum())
 
 
+#: The detectors scored, the headline first.
+DETECTORS: tuple[str, ...] = ("world_model", "world_model_state", "nsigma")
+
+
 @dataclass(frozen=True)
 class FaultOutcome:
-    """One fault, scored: detection delay (None: missed) and localisation ranks."""
+    """One fault, scored: each detector's delay in intervals (None: missed) and the injected
+    service's rank in each localiser's ranking."""
 
     kind: str
     service: str
     onset: int
-    delay_steps: int | None
+    delays: dict[str, int | None]
     rank_model: int
     rank_model_inj2: int
     rank_robust_z: int
-    detected_nsigma: bool
 
 
 @dataclass
@@ -78,53 +82,70 @@ class Tally:
 
     step_s: float
     outcomes: list[FaultOutcome] = field(default_factory=list)
-    incidents: int = 0
-    true_alarms: int = 0
-    false_alarms: int = 0
     fault_free_steps: int = 0
-    nsigma_incidents: int = 0
-    nsigma_true: int = 0
-    nsigma_false: int = 0
+    alarms: dict[str, list[int]] = field(default_factory=dict)
+    """Per detector: [incidents, true alarms, false alarms]."""
+
+    def count_alarms(
+        self, name: str, opens: Sequence[int], in_window: np.ndarray, fault_free: np.ndarray
+    ) -> None:
+        c = self.alarms.setdefault(name, [0, 0, 0])
+        c[0] += len(opens)
+        c[1] += sum(1 for t in opens if in_window[t])
+        c[2] += sum(1 for t in opens if fault_free[t])
 
     def add(self, other: Tally) -> None:
         self.outcomes += other.outcomes
-        for k in ("incidents", "true_alarms", "false_alarms", "fault_free_steps",
-                  "nsigma_incidents", "nsigma_true", "nsigma_false"):  # fmt: skip
-            setattr(self, k, getattr(self, k) + getattr(other, k))
+        self.fault_free_steps += other.fault_free_steps
+        for k, v in other.alarms.items():
+            mine = self.alarms.setdefault(k, [0, 0, 0])
+            for i in range(3):
+                mine[i] += v[i]
 
-    def _as(self, ranks: Sequence[int | None]) -> dict[str, float | None]:
+    @staticmethod
+    def _as(ranks: Sequence[int | None]) -> dict[str, float | None]:
         n = len(ranks)
         return {
             f"as{k}": (sum(1 for r in ranks if r is not None and r <= k) / n if n else None)
             for k in (1, 3, 5)
         }
 
-    def report(self, *, with_alarms: bool = True) -> dict[str, Any]:
+    def detection(self, name: str) -> dict[str, Any]:
+        """Recall, median delay (minutes), precision and false alarms per fault-free hour."""
         o = self.outcomes
         n = len(o)
-        hours = self.fault_free_steps * self.step_s / 3600.0
-        delays = [x.delay_steps * self.step_s / 60.0 for x in o if x.delay_steps is not None]
-        at_detection = [x.rank_model if x.delay_steps is not None else x.rank_model_inj2 for x in o]
-        strict = [x.rank_model if x.delay_steps is not None else None for x in o]
+        delays = [x.delays[name] * self.step_s / 60.0 for x in o if x.delays[name] is not None]
         out: dict[str, Any] = {
-            "faults": n,
-            "recall": sum(1 for x in o if x.delay_steps is not None) / n if n else None,
+            "recall": len(delays) / n if n else None,
             "median_delay_min": statistics.median(delays) if delays else None,
-            "localisation": self._as(at_detection),
-            "localisation_missed_as_miss": self._as(strict),
-            "localisation_at_injection_2min": self._as([x.rank_model_inj2 for x in o]),
-            "baseline_robust_z": self._as([x.rank_robust_z for x in o]),
-            "baseline_nsigma_recall": sum(x.detected_nsigma for x in o) / n if n else None,
         }
-        if with_alarms:
+        if name in self.alarms:
+            inc, true, false = self.alarms[name]
+            hours = self.fault_free_steps * self.step_s / 3600.0
             out.update(
-                precision=self.true_alarms / self.incidents if self.incidents else None,
-                false_alarms=self.false_alarms,
-                fault_free_hours=hours,
-                false_alarms_per_hour=self.false_alarms / hours if hours else None,
-                baseline_nsigma_precision=(
-                    self.nsigma_true / self.nsigma_incidents if self.nsigma_incidents else None
-                ),
-                baseline_nsigma_false_alarms_per_hour=self.nsigma_false / hours if hours else None,
+                incidents=inc,
+                precision=true / inc if inc else None,
+                false_alarms=false,
+                false_alarms_per_hour=false / hours if hours else None,
             )
         return out
+
+    def report(self) -> dict[str, Any]:
+        o = self.outcomes
+        hit = [x.delays[DETECTORS[0]] is not None for x in o]
+        return {
+            "faults": len(o),
+            **self.detection(DETECTORS[0]),
+            "fault_free_hours": self.fault_free_steps * self.step_s / 3600.0,
+            "localisation": self._as(
+                [x.rank_model if h else x.rank_model_inj2 for x, h in zip(o, hit, strict=True)]
+            ),
+            "localisation_missed_as_miss": self._as(
+                [x.rank_model if h else None for x, h in zip(o, hit, strict=True)]
+            ),
+            "localisation_at_injection_2min": self._as([x.rank_model_inj2 for x in o]),
+            "baselines": {
+                "robust_z_localiser": self._as([x.rank_robust_z for x in o]),
+                **{name: self.detection(name) for name in DETECTORS[1:]},
+            },
+        }

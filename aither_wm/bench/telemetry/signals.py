@@ -16,11 +16,11 @@ from aither_wm.graph.state import ActionType
 from aither_wm.models.world_model import WorldModel
 
 __all__ = [
-    "attribution",
     "encode_days",
     "noop_embedding",
     "nsigma_scores",
     "robust_z_ranking",
+    "service_surprise",
     "surprise_series",
 ]
 
@@ -64,43 +64,51 @@ def surprise_series(
 
 
 @torch.inference_mode()
-def attribution(
+def service_surprise(
     model: WorldModel,
     x: torch.Tensor,
     rel: torch.Tensor,
     z: torch.Tensor,
     a: torch.Tensor,
-    t: int,
+    steps: np.ndarray,
     *,
     horizon: int,
-    reference_steps: int,
+    chunk: int = 48,
 ) -> np.ndarray:
-    """Counterfactual per-service share of the surprise at interval ``t``.
+    """Counterfactual per-service share of the surprise at each interval of ``steps``.
 
-    The model's expectation for t is the open-loop prediction from z_{t-horizon}. For each
-    service i the observed state at t is re-encoded with service i's metrics put back to its
-    reference (the median of the ``reference_steps`` intervals before t - horizon: "nothing went
-    wrong here"); service i's score is how much of the surprise that removes.
+    The model's expectation for interval t is the open-loop prediction from z_{t-horizon}
+    (no-op actions). For each service i the observed state at t is re-encoded with service i's
+    metric features set to 0, which for standardised rolling deviations
+    (:mod:`.normalise`) means "as in its own recent past"; service i's score is how much of the
+    surprise ``||z_hat_t - z_t||^2 / D`` that removes. All N counterfactuals of a chunk of
+    intervals are encoded in one batch.
 
-    Shape: x [T, N, F], z [T, D], a [1, A] -> [N] (larger: more to blame).
+    Shape: x [T, N, F], rel [N, N], z [T, D], a [1, A], steps [S] -> [S, N].
     """
-    s = max(0, t - horizon)
-    zz = z[s : s + 1]  # [1, D]
-    for _ in range(t - s):
-        zz = model.predict(zz, a)
-    lo = max(0, s - reference_steps)
-    ref = x[lo : max(s, lo + 1)].median(dim=0).values  # [N, F]
-    obs = x[t]  # [N, F]
-    N = obs.shape[0]
-    xs = obs.unsqueeze(0).repeat(N + 1, 1, 1)  # [N+1, N, F]; row 0 as observed
+    N = x.shape[1]
+    out = []
     idx = torch.arange(N)
-    xs[idx + 1, idx, STRUCT_DIM:] = ref[idx, STRUCT_DIM:]  # row i+1: service i at its reference
-    batch = GraphBatch(
-        xs, rel.unsqueeze(0).expand(N + 1, N, N), torch.ones(N + 1, N, dtype=torch.bool)
-    )
-    zc = model.encode(batch).z  # [N+1, D]
-    sur = (zc - zz).pow(2).mean(-1)  # [N+1]
-    return (sur[0] - sur[1:]).numpy()  # [N]
+    for c in range(0, len(steps), chunk):
+        ts = torch.as_tensor(steps[c : c + chunk], dtype=torch.long)  # [B]
+        B = int(ts.shape[0])
+        start = (ts - horizon).clamp_min(0)  # [B]
+        zz = z[start]  # [B, D]
+        for j in range(horizon):
+            live = (start + j < ts).unsqueeze(-1)  # rows near the start roll fewer steps
+            zz = torch.where(live, model.predict(zz, a.expand(B, -1)), zz)
+        xs = x[ts].unsqueeze(1).repeat(1, N + 1, 1, 1)  # [B, N+1, N, F]; column 0 as observed
+        xs[:, idx + 1, idx, STRUCT_DIM:] = 0.0  # column i+1: service i as usual
+        flat = xs.reshape(B * (N + 1), N, -1)  # [B(N+1), N, F]
+        batch = GraphBatch(
+            flat,
+            rel.unsqueeze(0).expand(flat.shape[0], N, N),
+            torch.ones(flat.shape[0], N, dtype=torch.bool),
+        )
+        zc = model.encode(batch).z.reshape(B, N + 1, -1)  # [B, N+1, D]
+        sur = (zc - zz.unsqueeze(1)).pow(2).mean(-1)  # [B, N+1]
+        out.append((sur[:, :1] - sur[:, 1:]).numpy())  # [B, N]
+    return np.concatenate(out) if out else np.zeros((0, N))
 
 
 def robust_z_ranking(x: np.ndarray, onset: int, before: int, after: int) -> np.ndarray:
