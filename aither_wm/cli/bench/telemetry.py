@@ -34,15 +34,20 @@ def register(sub: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> None:
     import sys
+    from pathlib import Path
 
     from aither_wm.bench.telemetry import (
+        DEFAULT_DATA,
         TelemetryBenchConfig,
         format_telemetry,
         run_telemetry_bench,
     )
     from aither_wm.graph import load_graph
     from aither_wm.progress import TqdmProgress, count_steps
+    from aither_wm.telemetry import day_folders
 
+    data = Path(args.data) if args.data else DEFAULT_DATA
+    folds = max(2, len(day_folders(data)))  # one fold per test day (checked again when read)
     cfg = (
         TelemetryBenchConfig()
         if args.steps is None
@@ -51,12 +56,12 @@ def run(args: argparse.Namespace) -> None:
     graph = load_graph(args.graph) if args.graph else None
     with TqdmProgress("telemetry") as progress:
         result = run_telemetry_bench(
-            args.data,
+            data,
             seed=args.seed,
             config=cfg,
             graph=graph,
             out=args.out,
-            progress=count_steps(progress, "train", cfg.train_steps),
+            progress=count_steps(progress, "train", folds * cfg.train_steps),
         )
     print(f"telemetry read: {result['read_report']['summary']}", file=sys.stderr)
     emit(args, result, format_telemetry)
