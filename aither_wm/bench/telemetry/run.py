@@ -327,7 +327,24 @@ def run_telemetry_bench(
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(
+        1
+    )  # one torch thread, as every bench here (deterministic, no oversubscription)
+    try:
+        return _run(cfg, tel, seed, out_dir, progress, t0)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(
+    cfg: TelemetryBenchConfig,
+    tel: Telemetry,
+    seed: int,
+    out_dir: Path | None,
+    progress: Callable[[StepInfo], None] | None,
+    t0: float,
+) -> dict[str, Any]:
     inputs = [day_inputs(d, _steps(cfg.guard_min, d.step_s)) for d in tel.days]
     folds, overall, kinds = [], None, {}
     for i, j in _pairs(tel):
