@@ -40,13 +40,15 @@ class Grid:
 
 @dataclass(frozen=True)
 class PodRows:
-    """One pod's rows, mapped: times [R] (finite) and fields [R, M]."""
+    """One pod's rows, mapped: times [R] (finite), fields [R, M], and the fields whose source
+    column is dead in this pod's file."""
 
     pod: str
     service: str
     where: str
     times_s: np.ndarray
     fields: np.ndarray
+    dead: frozenset[str] = frozenset()
 
 
 def bin_rows(rows: PodRows, grid: Grid, report: ReadReport) -> np.ndarray:

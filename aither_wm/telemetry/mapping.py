@@ -19,7 +19,10 @@ field. Client latency (the pod's calls to its callees) is folded in with ``max``
 the network path to a callee shows up in the caller's latency fields. Fields without a source
 (``gpu_memory_util``, ``disk_util``) are 0; health is ``healthy`` (no health checks are
 published); version 1, no previous version. A field whose source column is absent is filled with
-its nominal constant and reported (``missing_column``), never silently.
+its nominal constant and reported (``missing_column``), never silently; so is a success-rate
+column that is 0 in every row while the pod serves requests (a dead column: "every request
+failed" is not what it measured). The entry point's own success rate (``front_service.csv``)
+then gives the entry service's ``error_rate`` when its pods' column is dead.
 
 Glossary: R rows, M = len(FIELDS) mapped fields.
 """
@@ -92,13 +95,33 @@ SOURCES: dict[str, FieldSource] = {
 }
 
 
-def map_rows(table: RawTable, report: ReadReport, where: str) -> np.ndarray:
-    """A metric file's rows as mapped fields (NaN where the source cells are missing).
+def _is_dead_success(table: RawTable, cols: list[np.ndarray]) -> bool:
+    """A success-rate column that is 0 in every row while the pod serves requests is not
+    measured (a dead exporter column), not "every request failed"."""
+    load = next(
+        (
+            c
+            for c in (table.column(n) for n in SOURCES["request_rate_rps"].columns)
+            if c is not None
+        ),
+        None,
+    )
+    v = np.concatenate(cols)
+    v = v[np.isfinite(v)]
+    return bool(
+        v.size >= 10 and (v == 0).all() and load is not None and np.nanmax(load, initial=0) > 0
+    )
+
+
+def map_rows(table: RawTable, report: ReadReport, where: str) -> tuple[np.ndarray, frozenset[str]]:
+    """A metric file's rows as mapped fields (NaN where the source cells are missing), and the
+    fields whose source column is dead (see :func:`_is_dead_success`; set to their constant).
 
     Shape: table [R, C] -> [R, M].
     """
     R = table.num_rows
     out = np.full((R, len(FIELDS)), np.nan)
+    dead: set[str] = set()
     for m, name in enumerate(FIELDS):
         src = SOURCES[name]
         cols = [c for c in (table.column(n) for n in src.columns) if c is not None]
@@ -108,6 +131,17 @@ def map_rows(table: RawTable, report: ReadReport, where: str) -> np.ndarray:
                 "missing_column",
                 where,
                 f"no column {' or '.join(src.columns)}: {name} set to {NOMINAL[name]}",
+                R,
+            )
+            continue
+        if name == "error_rate" and _is_dead_success(table, cols):
+            out[:, m] = NOMINAL[name]
+            dead.add(name)
+            report.add(
+                "missing_column",
+                where,
+                f"{' / '.join(src.columns)} is 0 in every row while the pod serves requests "
+                f"(a dead column, not 100% errors): {name} set to {NOMINAL[name]}",
                 R,
             )
             continue
@@ -124,4 +158,4 @@ def map_rows(table: RawTable, report: ReadReport, where: str) -> np.ndarray:
                 int(outside.sum()),
             )
         out[:, m] = np.clip(v, src.lo, src.hi)
-    return out
+    return out, frozenset(dead)

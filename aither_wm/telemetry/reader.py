@@ -140,8 +140,8 @@ def _pod_rows(
                 f"{int(lost.sum())} row(s) with no time inside the day: dropped",
                 int(lost.sum()),
             )
-        fields = map_rows(t, report, where)[~lost]  # [R, M]
-        out.append(PodRows(pod, service_of(pod), where, times[~lost], fields))
+        fields, dead = map_rows(t, report, where)
+        out.append(PodRows(pod, service_of(pod), where, times[~lost], fields[~lost], dead))
     return out
 
 
@@ -211,16 +211,43 @@ def _grid_day(
     T, N, M = grid.size, len(services), len(FIELDS)
     fields = np.full((T, N, M), np.nan)
     replicas = np.zeros((T, N), dtype=np.int64)
+    dead_errors: set[str] = set()
     for i, s in enumerate(services):
         mine = [p for p in pods if p.service == s]
         if not mine:
             continue
+        if all("error_rate" in p.dead for p in mine):
+            dead_errors.add(s)
         binned = [bin_rows(p, grid, report) for p in mine]
         present = [np.isfinite(x).any(1) for x in binned]
         _note_pods(s, files.name, mine, present, report)
         fields[:, i] = combine_pods(binned, present)
         replicas[:, i] = np.stack(present).sum(0)
-    return grid, span, fields, replicas
+    return grid, span, fields, replicas, dead_errors
+
+
+def _entry_error_rate(
+    entry: dict[str, np.ndarray],
+    graph: ServiceGraph,
+    dead: set[str],
+    fields: np.ndarray,
+    report: ReadReport,
+    day: str,
+) -> None:
+    """The entry service's error rate from the entry point's own success rate, when its pods'
+    success-rate column is dead. Modifies ``fields`` [T, N, M] in place."""
+    col = next((c for c in entry if "success" in c.lower()), None)
+    if col is None:
+        return
+    m = FIELDS.index("error_rate")
+    for s in graph.entrypoints:
+        if s in dead:
+            fields[:, graph.index(s), m] = np.clip(1.0 - entry[col] / 100.0, 0.0, 1.0)
+            report.add(
+                "missing_column",
+                f"{day}/{s}",
+                f"error_rate of the entry service taken from front_service.csv {col}",
+            )
 
 
 def read_telemetry(
@@ -268,7 +295,7 @@ def read_telemetry(
         pooled = np.concatenate(rows)
         medians[s] = np.nanmedian(pooled, axis=0)  # [M]
     days = []
-    for f, grid, span, fields, replicas in gridded:
+    for f, grid, span, fields, replicas, dead_errors in gridded:
         observed = np.isfinite(fields).any(-1)  # [T, N]
         for i, s in enumerate(services):
             col = fields[:, i]
@@ -317,6 +344,8 @@ def read_telemetry(
                 int(low.sum()),
             )
             fields[..., _P99] = np.maximum(fields[..., _P99], fields[..., _P50])
+        entry = _entry_series(f.front, grid, span, cfg)
+        _entry_error_rate(entry, graph, dead_errors, fields, report, f.name)
         raw_faults = (
             read_fault_list(f.fault_path, report, str(f.fault_path.relative_to(root)))
             if f.fault_path
@@ -334,7 +363,7 @@ def read_telemetry(
                 fields=fields,
                 replicas=replicas,
                 observed=observed,
-                entry=_entry_series(f.front, grid, span, cfg),
+                entry=entry,
                 faults=tuple(faults),
             )
         )

@@ -20,10 +20,15 @@ def time_string(t: float) -> str:
 
 
 def row(
-    pod: str, t: float, cpu: float = 20.0, lat_s: float = 0.05, stamp: float | None = None
+    pod: str,
+    t: float,
+    cpu: float = 20.0,
+    lat_s: float = 0.05,
+    stamp: float | None = None,
+    success: float = 100.0,
 ) -> str:
     stamp = t if stamp is None else stamp
-    return f"{time_string(t)},{int(stamp)},{pod},5,{cpu},10,12,{lat_s},{lat_s},{2 * lat_s},{2 * lat_s},4,100"
+    return f"{time_string(t)},{int(stamp)},{pod},5,{cpu},10,12,{lat_s},{lat_s},{2 * lat_s},{2 * lat_s},4,{success}"
 
 
 def write_day(
@@ -33,6 +38,7 @@ def write_day(
     steps: int = 40,
     edges: list[tuple[str, str]] = (("alpha", "beta"),),
     faults: list[dict] | None = None,
+    entry_success: float = 100.0,
 ) -> Path:
     """A day folder: pods (name -> rows; default two healthy pods), dependency, entry, faults."""
     metric = root / day / "metric"
@@ -49,7 +55,10 @@ def write_day(
     )
     (metric / "front_service.csv").write_text(
         "Time,TimeStamp,ServiceName,SuccessRate(%),LatencyP90(s)\n"
-        + "".join(f"{time_string(T0 + 60 * k)},{T0 + 60 * k},Alpha,100,0.1\n" for k in range(steps))
+        + "".join(
+            f"{time_string(T0 + 60 * k)},{T0 + 60 * k},Alpha,{entry_success},0.1\n"
+            for k in range(steps)
+        )
     )
     (root / day / f"{day}-fault_list.json").write_text(json.dumps({"00": faults or []}))
     return root

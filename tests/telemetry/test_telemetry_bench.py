@@ -1,5 +1,7 @@
-"""The bench's pieces on known answers: the localisers blame the service that moved, the world
-model beats "nothing changes" on held-out real minutes, and the CLI refuses bad input in one line."""
+"""The bench's pieces on known answers: the robust-z localiser blames the service that moved, the
+batched counterfactual shares equal a slow loop, the world model beats "nothing changes" on
+held-out real minutes, the replay source plays a folder, and the CLI refuses bad input in one
+line."""
 
 import subprocess
 import sys

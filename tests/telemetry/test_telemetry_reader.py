@@ -172,6 +172,19 @@ def test_a_service_without_edges_is_a_node_with_a_warning(tmp_path):
     ) == 2
 
 
+def test_a_dead_success_rate_column_is_not_read_as_all_errors(tmp_path):
+    pods = {
+        p: [row(p, T0 + 60 * k, success=0.0) for k in range(40)]
+        for p in ("alpha-5f6585d649-abcde", "beta-579f59597d-fghij")
+    }
+    write_day(tmp_path, pods=pods, entry_success=90.0)
+    tel = read_telemetry(tmp_path)
+    assert len(tel.report.of("missing_column")) == 3  # two dead columns, one entry fallback
+    s = tel.days[0].state(5)
+    assert s.services["beta"].error_rate == 0.0
+    assert s.services["alpha"].error_rate == pytest.approx(0.1)  # the entry point's own rate
+
+
 def test_unusable_folders_raise_one_clear_error(tmp_path):
     with pytest.raises(TelemetryError, match="not a folder"):
         read_telemetry(tmp_path / "nope")
