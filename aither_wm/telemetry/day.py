@@ -58,8 +58,8 @@ class TelemetryDay:
         f = self.fields[t]  # [N, M]
         services = {}
         for i, s in enumerate(self.graph.services):
-            v = dict(zip(FIELDS, (float(x) for x in f[i]), strict=True))
-            services[s] = ServiceState(replicas=int(self.replicas[t, i]), **v)
+            v: dict[str, object] = dict(zip(FIELDS, (float(x) for x in f[i]), strict=True))
+            services[s] = ServiceState.model_validate({**v, "replicas": int(self.replicas[t, i])})
         return MeshState(graph=self.graph.name, step=t, services=services)
 
     def states(self) -> list[MeshState]:

@@ -80,13 +80,16 @@ def read_fault_list(path: Path, report: ReadReport, where: str) -> list[RawFault
         report.add("fault_skipped", where, f"fault list unreadable ({str(e)[:80]}): no faults")
         return []
     out = []
-    for i, e in enumerate(_entries(doc)):
-        pod, kind = str(e.get("inject_pod", "")).strip(), str(e.get("inject_type", "")).strip()
+    for i, entry in enumerate(_entries(doc)):
+        pod, kind = (
+            str(entry.get("inject_pod", "")).strip(),
+            str(entry.get("inject_type", "")).strip(),
+        )
         try:
-            stamp = float(str(e.get("inject_timestamp", "nan")))
+            stamp = float(str(entry.get("inject_timestamp", "nan")))
         except ValueError:
             stamp = math.nan
-        string = parse_time_string(str(e.get("inject_time", "")))
+        string = parse_time_string(str(entry.get("inject_time", "")))
         if not pod or not kind or not (math.isfinite(stamp) or math.isfinite(string)):
             report.add("fault_skipped", where, f"entry {i} lacks a pod, a type or a time: skipped")
             continue

@@ -1,7 +1,7 @@
 """Pod name -> service name: the replica hashes Kubernetes appends are stripped.
 
-A Deployment's pod is ``<service>-<replica-set hash>-<pod hash>`` (``cart-579f59597d-wc2lz``), a
-StatefulSet's ``<service>-<ordinal>`` (``redis-0``). Anything else is taken as the service's
+A Deployment's pod is ``<service>-<replica-set hash>-<pod hash>`` (``basket-579f59597d-wc2lz``), a
+StatefulSet's ``<service>-<ordinal>`` (``kv-store-0``). Anything else is taken as the service's
 name itself. Two pods of one service (replicas, or a pod restarted under a new name) map to the
 same service and are aggregated by the reader.
 """
@@ -18,7 +18,7 @@ _STATEFUL = re.compile(r"^(?P<service>.+?)-\d{1,4}$")
 
 
 def service_of(pod: str) -> str:
-    """The service a pod belongs to (``"cart-579f59597d-wc2lz"`` -> ``"cart"``)."""
+    """The service a pod belongs to (``"basket-579f59597d-wc2lz"`` -> ``"basket"``)."""
     pod = pod.strip()
     for pattern in (_DEPLOYMENT, _STATEFUL):
         m = pattern.match(pod)

@@ -203,7 +203,7 @@ def _entry_series(
 
 def _grid_day(
     files: _DayFiles, services: tuple[str, ...], cfg: TelemetryConfig, report: ReadReport
-):  # type: ignore[no-untyped-def]
+) -> tuple[Grid, ClockSpan, np.ndarray, np.ndarray, set[str]]:
     span = _clock_span(files, cfg)
     pods = _pod_rows(files, span, cfg, report)
     step = _step_s(pods, cfg)
@@ -315,7 +315,7 @@ def read_telemetry(
                     np.flatnonzero(np.diff(np.concatenate([[0], gaps.astype(int), [0]])))
                 )[::2]
                 longest = int(runs.max()) if runs.size else 0
-                extra = (
+                outage = (
                     " (longer than max_fill_steps: a telemetry outage)"
                     if longest > cfg.max_fill_steps
                     else ""
@@ -323,7 +323,7 @@ def read_telemetry(
                 report.add(
                     "missing_minutes",
                     f"{f.name}/{s}",
-                    f"{int(gaps.sum())} interval(s) without a row, longest run {longest}{extra}: last value carried forward",
+                    f"{int(gaps.sum())} interval(s) without a row, longest run {longest}{outage}: last value carried forward",
                     int(gaps.sum()),
                 )
             filled, _ = fill_forward(col)

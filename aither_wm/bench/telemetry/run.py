@@ -235,8 +235,8 @@ def _fold(
         t + 1 for t in incident_opens(surprise_series(model, z, a, cfg.horizon), det)
     ]
     # nsigma: raw features against the training day's fault-free mean / std
-    raw_free = train_raw.x[torch.as_tensor(np.flatnonzero(train_raw.fault_free))]
-    raw_free = raw_free[..., STRUCT_DIM:].numpy()
+    free_idx = torch.as_tensor(np.flatnonzero(train_raw.fault_free))
+    raw_free = train_raw.x[free_idx][..., STRUCT_DIM:].numpy()  # [R, N, M]
     ns = nsigma_scores(test_raw.x.numpy(), raw_free.mean(0), raw_free.std(0))
     opens["nsigma"] = threshold_opens(ns, cfg.detector)
     in_window = np.zeros(T, dtype=bool)
@@ -346,7 +346,9 @@ def _run(
     t0: float,
 ) -> dict[str, Any]:
     inputs = [day_inputs(d, _steps(cfg.guard_min, d.step_s)) for d in tel.days]
-    folds, overall, kinds = [], None, {}
+    folds: list[dict[str, Any]] = []
+    overall: Tally | None = None
+    kinds: dict[str, Tally] = {}
     for i, j in _pairs(tel):
         res, tally, by_kind = _fold(cfg, inputs[i], inputs[j], seed, out_dir, progress)
         folds.append(res)

@@ -114,7 +114,8 @@ class Tally:
         """Recall, median delay (minutes), precision and false alarms per fault-free hour."""
         o = self.outcomes
         n = len(o)
-        delays = [x.delays[name] * self.step_s / 60.0 for x in o if x.delays[name] is not None]
+        steps = [d for d in (x.delays[name] for x in o) if d is not None]
+        delays = [d * self.step_s / 60.0 for d in steps]
         out: dict[str, Any] = {
             "recall": len(delays) / n if n else None,
             "median_delay_min": statistics.median(delays) if delays else None,
