@@ -20,6 +20,7 @@ __all__ = [
     "PluginError",
     "ShapeError",
     "StateError",
+    "TelemetryError",
     "one_line",
     "validation_message",
 ]
@@ -59,6 +60,10 @@ class LogError(AitherError):
 
 class PlanningError(AitherError):
     """A planner was asked something it cannot do (no valid action, bad horizon, ...)."""
+
+
+class TelemetryError(AitherError, ValueError):
+    """A telemetry folder cannot be read at all (no day folder, no metric file, no service)."""
 
 
 class PluginError(AitherError):

@@ -23,6 +23,7 @@ __all__ = ["FIRST_PARTY_ENTRY_POINTS", "build_manifest", "write_manifest"]
 FIRST_PARTY_ENTRY_POINTS: dict[str, str] = {
     "aither-sim": "aither_sim:plugin",
     "aither-reactive": "aither_reactive:plugin",
+    "aither-telemetry": "aither_telemetry:plugin",
 }
 
 

@@ -26,6 +26,7 @@ BENCHES: tuple[str, ...] = (
     "autoheal",
     "decisions",
     "reliability",
+    "telemetry",
 )
 
 
