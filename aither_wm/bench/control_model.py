@@ -191,6 +191,7 @@ def control_policies(
     min_improvement: float,
     min_improvement_wait: float | None,
     kinds: Sequence[str] = ("cem", "mcts"),
+    min_improvement_runbook: float | None = None,
 ) -> list[PlannerEpisodePolicy]:
     """CEM and MCTS on the control model (value objective, :data:`PLANNERS`) through the
     controller anchored on the runbook (deviating by the given thresholds), with the
@@ -208,6 +209,7 @@ def control_policies(
             "min_weights_version": 1,
             "min_improvement": min_improvement,
             "min_improvement_wait": min_improvement_wait,
+            "min_improvement_runbook": min_improvement_runbook,
             "anchor_runbook": True,
         }
         pol = PlannerEpisodePolicy(kind, svc, graph, controller=ctl)

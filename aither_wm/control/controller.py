@@ -71,6 +71,10 @@ class ControllerConfig(FrozenConfig):
     """Act only when the chosen plan's predicted cost beats waiting (H no-ops) by this much;
     otherwise wait. 0 trusts the planner (it already weighs no-op against acting). With
     ``anchor_runbook``: the gain needed to replace the runbook's proposed action."""
+    min_improvement_runbook: float | None = Field(default=None, ge=0.0)
+    """With ``anchor_runbook``, when the plan agrees with the runbook's proposed action: the gain
+    over waiting that action must still be predicted to have, else wait (a veto of the rules'
+    action the model expects to be useless); None: the runbook's action is kept."""
     min_improvement_wait: float | None = Field(default=None, ge=0.0)
     """The gain over waiting needed to act where there is nothing to replace (the runbook
     proposes no-op, or no anchor); None: ``min_improvement``. Acting where the rules see nothing
@@ -421,6 +425,13 @@ class AutohealController:
         if reply.anchor_cost is not None and math.isfinite(reply.anchor_cost):
             anchor = self._anchor
             if anchor is not None and anchor.type is not ActionType.noop and anchor == action:
+                veto = cfg.min_improvement_runbook
+                gain = reply.noop_cost - reply.cost
+                if veto is not None and gain < veto:
+                    reason += (
+                        f"; the runbook's {anchor}, predicted gain {gain:.4g} < {veto:.4g}: wait"
+                    )
+                    return name, Action.noop(), reason, agreement
                 return name, action, reason + "; the runbook's proposal", agreement
             if anchor is not None and anchor.type is not ActionType.noop:
                 gain = reply.anchor_cost - reply.cost

@@ -122,6 +122,13 @@ def test_acting_where_the_runbook_waits_needs_min_improvement_wait():
         anchor_runbook=True, min_improvement=0.25, min_improvement_wait=9.0,
     )  # fmt: skip
     assert c.decide(down(0)).action == space.action(restart)
+    # ... unless a veto threshold asks the runbook's action to beat waiting too
+    c, _ = ctl(
+        Scripted(restart, cost=1.0, noop_cost=1.1, anchor_cost=1.0),
+        anchor_runbook=True, min_improvement=0.25, min_improvement_runbook=0.5,
+    )  # fmt: skip
+    d = c.decide(down(0))
+    assert d.action == Action.noop() and "< 0.5: wait" in d.reason
     # replacing the runbook's action still needs min_improvement alone
     c, _ = ctl(
         Scripted(other, cost=1.0, noop_cost=5.0, anchor_cost=1.5),
