@@ -345,6 +345,7 @@ def run_autoheal_bench(
     out_dir: Path | str | None = None,
     checkpoint: Path | str | None = None,
     settings: AutohealSettings | None = None,
+    legacy: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark (see the module docstring); returns the report as a dict.
@@ -359,13 +360,15 @@ def run_autoheal_bench(
         checkpoint: the legacy rows plan with this world model (a linear health head is fit on
             its frozen latents) instead of training one; implies the legacy rows.
         settings: sizes (default QUICK or FULL); ``seeds``/``episodes`` override them.
+        legacy: also the rows of the world model before the control model (see
+            :class:`AutohealSettings`).
     """
     from aither_wm.sim.faults import FAULT_NAMES
 
     started = time.perf_counter()
     s = settings or (QUICK if quick else FULL)
     s = replace(s, seeds=seeds or s.seeds, episodes=episodes or s.episodes)
-    s = replace(s, legacy=s.legacy or checkpoint is not None)
+    s = replace(s, legacy=s.legacy or legacy or checkpoint is not None)
     graph = load_graph(graph_path)
     timings: dict[str, float] = {}
     threads = torch.get_num_threads()

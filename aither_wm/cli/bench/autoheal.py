@@ -40,13 +40,11 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from dataclasses import replace
     from pathlib import Path
 
-    from aither_wm.bench.autoheal import FULL, QUICK, format_autoheal, run_autoheal_bench
+    from aither_wm.bench.autoheal import format_autoheal, run_autoheal_bench
     from aither_wm.progress import TqdmProgress
 
-    settings = replace(QUICK if args.quick else FULL, legacy=args.legacy)
     with TqdmProgress("autoheal") as progress:
         result = run_autoheal_bench(
             Path(args.graph),
@@ -56,7 +54,7 @@ def run(args: argparse.Namespace) -> None:
             quick=args.quick,
             out_dir=args.out,
             checkpoint=args.checkpoint,
-            settings=settings,
+            legacy=args.legacy,
             progress=progress,
         )
     emit(args, result, format_autoheal)
