@@ -101,6 +101,7 @@ class RayHost:
             self.owns_ray, mode = True, "cluster"
         else:
             ray.init(
+                address="local",  # a new embedded instance, even beside another Ray on this host
                 num_cpus=cfg.num_cpus or os.cpu_count() or 1,
                 num_gpus=cfg.num_gpus if cfg.num_gpus is not None else _visible_gpus(),
                 object_store_memory=cfg.object_store_mb * 1024 * 1024,

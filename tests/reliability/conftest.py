@@ -11,6 +11,7 @@ def ray_session(request):
     if ray.is_initialized():  # a session left by a crashed module must not leak into this one
         ray.shutdown()
     ray.init(
+        address="local",  # never join another Ray running on this host
         num_cpus=2,
         object_store_memory=150 * 1024 * 1024,
         include_dashboard=False,

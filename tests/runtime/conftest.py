@@ -14,6 +14,7 @@ def ray_session(request):
         ray.shutdown()
     runtime_env = getattr(request.module, "RAY_RUNTIME_ENV", None)
     ray.init(
+        address="local",  # never join another Ray running on this host (a second suite, a user's)
         num_cpus=2,
         object_store_memory=150 * 1024 * 1024,
         include_dashboard=False,

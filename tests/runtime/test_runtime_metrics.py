@@ -48,6 +48,7 @@ def fast_metrics_ray(monkeypatch):
     monkeypatch.setenv("RAY_metrics_report_interval_ms", "500")  # Ray's default: 10 s
     site = ROOT / "plugins"
     ray.init(
+        address="local",  # never join another Ray running on this host
         num_cpus=2,
         object_store_memory=150 * 1024 * 1024,
         include_dashboard=False,
