@@ -432,14 +432,8 @@ class AitherPlugin:
         ref = self._plan_ref(state, planner, seed, deadline_ms)
         try:
             reply: PlanReply = ray.get(ref, timeout=timeout_s)
-        except ray.exceptions.GetTimeoutError:
-            raise PlanningError(
-                f"planner {planner!r} did not answer within {timeout_s:g} s"
-            ) from None
-        except ray.exceptions.RayError as e:
-            raise PlanningError(
-                f"planner {planner!r} failed: {one_line(e, with_type=True)}"
-            ) from None
+        except (ray.exceptions.GetTimeoutError, ray.exceptions.RayError) as e:
+            raise _plan_error(planner, e, timeout_s) from None
         return reply
 
     async def plan_async(
@@ -455,12 +449,13 @@ class AitherPlugin:
         ref = self._plan_ref(state, planner, seed, deadline_ms)
         try:
             reply: PlanReply = await asyncio.wait_for(ref, timeout=timeout_s)
-        except asyncio.TimeoutError:
-            raise PlanningError(
-                f"planner {planner!r} did not answer within {timeout_s:g} s"
-            ) from None
-        except ray.exceptions.RayError as e:
-            raise PlanningError(
-                f"planner {planner!r} failed: {one_line(e, with_type=True)}"
-            ) from None
+        except (asyncio.TimeoutError, ray.exceptions.RayError) as e:
+            raise _plan_error(planner, e, timeout_s) from None
         return reply
+
+
+def _plan_error(planner: str, e: BaseException, timeout_s: float) -> PlanningError:
+    """The one-line error of a plan that timed out (``ray.get``'s or asyncio's) or failed."""
+    if isinstance(e, ray.exceptions.GetTimeoutError | asyncio.TimeoutError):
+        return PlanningError(f"planner {planner!r} did not answer within {timeout_s:g} s")
+    return PlanningError(f"planner {planner!r} failed: {one_line(e, with_type=True)}")

@@ -1,6 +1,7 @@
 """Helpers of the evaluation-harness tests: tiny world-model and control-model architectures
-(distinct sizes)."""
+(distinct sizes), and the benches' tiny control recipe."""
 
+from aither_wm.bench.control_model import ControlRecipe
 from aither_wm.config import (
     ControlModelConfig,
     EncoderConfig,
@@ -8,6 +9,7 @@ from aither_wm.config import (
     ProjectorConfig,
     WorldModelConfig,
 )
+from aither_wm.eval.control_fit import ControlFitConfig
 
 TINY = WorldModelConfig(
     encoder=EncoderConfig(d_model=16, num_layers=1, num_heads=2, embed_dim=24),
@@ -16,3 +18,17 @@ TINY = WorldModelConfig(
 )
 
 TINY_CONTROL = ControlModelConfig(world=TINY, value_horizon=4)
+
+#: The benches' tiny control recipe: seconds of data and training (a smoke test, not a model).
+TINY_RECIPE = ControlRecipe(
+    model=ControlModelConfig(world=TINY, value_horizon=3),
+    fit=ControlFitConfig(steps=3, batch_windows=2, batch_sets=2, rollout_steps=2),
+    train_episodes=4,
+    branch_episodes=3,
+    episode_steps=8,
+    branch_every=3,
+    workers=1,
+    calibration_episodes=2,
+    selection_seeds=1,
+    selection_steps=6,
+)

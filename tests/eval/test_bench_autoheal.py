@@ -5,13 +5,10 @@ import json
 from dataclasses import replace
 
 import torch
-from eval_helpers import TINY
+from eval_helpers import TINY, TINY_RECIPE
 
 from aither_wm.bench.autoheal import QUICK, format_autoheal, run_autoheal_bench
-from aither_wm.bench.control_model import ControlRecipe
-from aither_wm.config import ControlModelConfig
 from aither_wm.control.planners import PlannerService
-from aither_wm.eval.control_fit import ControlFitConfig
 from aither_wm.eval.episodes import Scenario, run_scenario
 from aither_wm.eval.health import HealthHead, HealthObjective
 from aither_wm.eval.health_fit import HealthFitConfig
@@ -37,18 +34,7 @@ TINY_BENCH = replace(
     worldmodel_steps=3,
     ablation_steps=3,
     ablation_setups=("sigreg",),
-    control=ControlRecipe(
-        model=ControlModelConfig(world=TINY, value_horizon=3),
-        fit=ControlFitConfig(steps=3, batch_windows=2, batch_sets=2, rollout_steps=2),
-        train_episodes=4,
-        branch_episodes=3,
-        episode_steps=8,
-        branch_every=3,
-        workers=1,
-        calibration_episodes=2,
-        selection_seeds=1,
-        selection_steps=6,
-    ),
+    control=TINY_RECIPE,
 )
 
 

@@ -1,25 +1,9 @@
 """``aither-wm bench decisions`` end to end on a tiny recipe: the exam's fields for the raw
 model, CEM and MCTS, and the report line of the thresholds selected in closed loop."""
 
-from eval_helpers import TINY
+from eval_helpers import TINY_RECIPE
 
-from aither_wm.bench.control_model import ControlRecipe
 from aither_wm.bench.decisions import format_decisions, run_decisions_bench
-from aither_wm.config import ControlModelConfig
-from aither_wm.eval.control_fit import ControlFitConfig
-
-TINY_RECIPE = ControlRecipe(
-    model=ControlModelConfig(world=TINY, value_horizon=3),
-    fit=ControlFitConfig(steps=3, batch_windows=2, batch_sets=2, rollout_steps=2),
-    train_episodes=4,
-    branch_episodes=3,
-    episode_steps=8,
-    branch_every=3,
-    workers=1,
-    calibration_episodes=2,
-    selection_seeds=1,
-    selection_steps=6,
-)
 
 
 def test_bench_decisions_tiny():

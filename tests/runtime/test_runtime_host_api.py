@@ -113,3 +113,17 @@ def test_docs_host_snippet_runs_as_written(tmp_path):
     run = _run([sys.executable, "snippet.py"], cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "{'cem': 'ok', 'mcts': 'ok'}" in run.stdout, run.stdout
+
+
+def test_plan_errors_are_one_line_for_both_timeouts_and_a_failure():
+    import asyncio
+
+    import ray
+
+    from aither_wm.runtime.plugin import _plan_error
+
+    for timeout in (ray.exceptions.GetTimeoutError("slow"), asyncio.TimeoutError()):
+        e = _plan_error("mcts", timeout, 2.0)
+        assert isinstance(e, PlanningError) and str(e) == "planner 'mcts' did not answer within 2 s"
+    e = _plan_error("cem", ray.exceptions.RayError("actor died"), 2.0)
+    assert str(e).startswith("planner 'cem' failed: RayError") and "\n" not in str(e)
